@@ -1,0 +1,74 @@
+# Shared database bootstrap for scripts/run.sh and scripts/test.sh (sourced).
+#
+# With DATABASE_URL set, that database is used as it is. Otherwise this makes
+# sure PostgreSQL is installed (Debian's packages) and a local cluster is
+# running, creates the role `atelier` (password `atelier`, allowed to create
+# the per-test databases) and the database `atelier`, and exports DATABASE_URL
+# pointing at it over TCP.
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+# Installs what building and running needs: a PostgreSQL server and libpq's headers.
+ensure_packages() {
+  local missing=()
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+  [ -e /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing ${missing[*]} from Debian's packages"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# Starts the newest installed PostgreSQL's `main` cluster; prints its port.
+start_cluster() {
+  local version port status
+  version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+  if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main"' | grep -q .; then
+    as_root pg_createcluster "$version" main >/dev/null
+  fi
+  status=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $4}')
+  if [ "$status" != online ]; then
+    echo "==> starting PostgreSQL $version" >&2
+    as_root pg_ctlcluster "$version" main start
+  fi
+  port=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $3}')
+  echo "$port"
+}
+
+# Creates role and database if they are missing (running twice is harmless).
+create_role_and_database() {
+  local port=$1
+  as_postgres psql -q -p "$port" -v ON_ERROR_STOP=1 <<'SQL'
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'atelier') THEN
+    CREATE ROLE atelier LOGIN PASSWORD 'atelier' CREATEDB;
+  END IF;
+END
+$$;
+SQL
+  if ! as_postgres psql -p "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = 'atelier'" | grep -q 1; then
+    as_postgres createdb -p "$port" -O atelier atelier
+  fi
+}
+
+ensure_database() {
+  ensure_packages
+  if [ -n "${DATABASE_URL:-}" ]; then
+    echo "==> using DATABASE_URL from the environment"
+    return
+  fi
+  local port
+  port=$(start_cluster)
+  create_role_and_database "$port"
+  export DATABASE_URL="postgres://atelier:atelier@127.0.0.1:${port}/atelier"
+  echo "==> database: $DATABASE_URL"
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: bootstraps PostgreSQL (see
+# scripts/db.sh), checks formatting and lints, then runs every test against
+# the real database. Each test creates and drops its own database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/db.sh
+
+ensure_database
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "==> cargo test"
+cargo test --all-targets --quiet -- "$@"

@@ -1,0 +1,76 @@
+//! Configuration: one figment, read once, from defaults, the environment and
+//! `.env` (through dotenvy). Every variable is listed in the README.
+//!
+//! - `DATABASE_URL` (required), `DATABASE_POOL_SIZE`, `DATABASE_TIMEOUT`
+//! - `ROCKET_ADDRESS`, `ROCKET_PORT` (default 3000) and Rocket's other `ROCKET_*`
+//! - `ATELIER_CAMPUS` (default `hr-lax`)
+
+use rocket::figment::providers::{Env, Serialized};
+use rocket::figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::db::DATABASE_NAME;
+
+/// The port the live Atelier API's clients expect.
+pub const DEFAULT_PORT: u16 = 3000;
+/// Connections in the pool unless `DATABASE_POOL_SIZE` says otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+/// Seconds to wait for a pooled connection before answering 503.
+pub const DEFAULT_POOL_TIMEOUT: u8 = 5;
+
+/// Settings of the service itself (Rocket's and the pool's live in the figment).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Settings {
+    /// The `campus` string of every product.
+    pub campus: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            campus: "hr-lax".into(),
+        }
+    }
+}
+
+/// Loads `.env` if there is one; variables already set win.
+pub fn load_dotenv() {
+    // A missing .env is the normal case in production.
+    let _ = dotenvy::dotenv();
+}
+
+/// The database URL from the environment, with a message that says what to do.
+pub fn database_url() -> anyhow::Result<String> {
+    std::env::var("DATABASE_URL").map_err(|_| {
+        anyhow::anyhow!(
+            "DATABASE_URL is not set: export it or put it in .env, \
+             e.g. DATABASE_URL=postgres://atelier:atelier@127.0.0.1:5432/atelier"
+        )
+    })
+}
+
+/// The full configuration for a service on `database_url`, with overrides from
+/// the environment.
+pub fn figment(database_url: &str) -> Figment {
+    let db = |key: &str| format!("databases.{DATABASE_NAME}.{key}");
+    let pool_key = db("pool_size");
+    let timeout_key = db("timeout");
+    Figment::from(rocket::Config::default())
+        .merge(("port", DEFAULT_PORT))
+        .merge(Serialized::defaults(Settings::default()))
+        .merge((db("url"), database_url))
+        .merge((db("pool_size"), DEFAULT_POOL_SIZE))
+        .merge((db("timeout"), DEFAULT_POOL_TIMEOUT))
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+        .merge(Env::prefixed("ATELIER_").global())
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_POOL_SIZE"])
+                .map(move |_| pool_key.clone().into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_TIMEOUT"])
+                .map(move |_| timeout_key.clone().into()),
+        )
+}

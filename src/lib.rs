@@ -1,0 +1,13 @@
+//! The Atelier Products API: the product catalog of the Project Catwalk front
+//! end, served from PostgreSQL by one Rocket binary.
+
+pub mod app;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod migrations;
+pub mod models;
+pub mod routes;
+pub mod schema;
+pub mod views;

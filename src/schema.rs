@@ -1,0 +1,67 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    features (id) {
+        id -> Int4,
+        product_id -> Int4,
+        feature -> Text,
+        value -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    photos (id) {
+        id -> Int4,
+        style_id -> Int4,
+        url -> Text,
+        thumbnail_url -> Text,
+    }
+}
+
+diesel::table! {
+    product (id) {
+        id -> Int4,
+        name -> Text,
+        slogan -> Text,
+        description -> Text,
+        category -> Text,
+        default_price -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    related (id) {
+        id -> Int4,
+        current_product_id -> Int4,
+        related_product_id -> Int4,
+    }
+}
+
+diesel::table! {
+    skus (id) {
+        id -> Int4,
+        style_id -> Int4,
+        size -> Text,
+        quantity -> Int4,
+    }
+}
+
+diesel::table! {
+    styles (id) {
+        id -> Int4,
+        product_id -> Int4,
+        name -> Text,
+        sale_price -> Nullable<Int4>,
+        original_price -> Int4,
+        default_style -> Bool,
+    }
+}
+
+diesel::joinable!(features -> product (product_id));
+diesel::joinable!(photos -> styles (style_id));
+diesel::joinable!(skus -> styles (style_id));
+diesel::joinable!(styles -> product (product_id));
+
+diesel::allow_tables_to_appear_in_same_query!(features, photos, product, related, skus, styles,);

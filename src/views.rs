@@ -1,0 +1,183 @@
+//! Response types: the JSON of the Atelier contract (`shared/API.md`), field
+//! for field and in the contract's order, built `From` the row models.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::catalog::{ProductWithFeatures, StyleWithChildren};
+use crate::models::{Feature, Photo, Product, Sku};
+
+/// A whole-unit price, written as a string with exactly two decimals ("140.00").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price(pub i32);
+
+impl Serialize for Price {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{}.00", self.0))
+    }
+}
+
+/// An instant written as RFC 3339 UTC with milliseconds: "2021-08-13T14:39:39.968Z".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+}
+
+/// One entry of `GET /products`.
+#[derive(Debug, Serialize)]
+pub struct ProductView<'a> {
+    pub id: i32,
+    pub campus: &'a str,
+    pub name: String,
+    pub slogan: String,
+    pub description: String,
+    pub category: String,
+    pub default_price: Price,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl<'a> ProductView<'a> {
+    /// The view of a product row for the configured campus.
+    pub fn new(row: Product, campus: &'a str) -> Self {
+        ProductView {
+            id: row.id,
+            campus,
+            name: row.name,
+            slogan: row.slogan,
+            description: row.description,
+            category: row.category,
+            default_price: Price(row.default_price),
+            created_at: Timestamp(row.created_at),
+            updated_at: Timestamp(row.updated_at),
+        }
+    }
+}
+
+/// `GET /products/:id`: the product's fields followed by `features`.
+#[derive(Debug, Serialize)]
+pub struct ProductDetailView<'a> {
+    #[serde(flatten)]
+    pub product: ProductView<'a>,
+    pub features: Vec<FeatureView>,
+}
+
+impl<'a> ProductDetailView<'a> {
+    /// The view of a product and its features for the configured campus.
+    pub fn new((product, features): ProductWithFeatures, campus: &'a str) -> Self {
+        ProductDetailView {
+            product: ProductView::new(product, campus),
+            features: features.into_iter().map(FeatureView::from).collect(),
+        }
+    }
+}
+
+/// One entry of a product's `features`.
+#[derive(Debug, Serialize)]
+pub struct FeatureView {
+    pub feature: String,
+    pub value: Option<String>,
+}
+
+impl From<Feature> for FeatureView {
+    fn from(row: Feature) -> Self {
+        FeatureView {
+            feature: row.feature,
+            value: row.value,
+        }
+    }
+}
+
+/// `GET /products/:id/styles`.
+#[derive(Debug, Serialize)]
+pub struct StylesView {
+    /// A string in the contract, unlike every other id.
+    pub product_id: String,
+    pub results: Vec<StyleView>,
+}
+
+impl StylesView {
+    /// The view of a product's styles.
+    pub fn new(product_id: i32, styles: Vec<StyleWithChildren>) -> Self {
+        StylesView {
+            product_id: product_id.to_string(),
+            results: styles.into_iter().map(StyleView::from).collect(),
+        }
+    }
+}
+
+/// One entry of `results`.
+#[derive(Debug, Serialize)]
+pub struct StyleView {
+    pub style_id: i32,
+    pub name: String,
+    pub original_price: Price,
+    pub sale_price: Option<Price>,
+    #[serde(rename = "default?")]
+    pub default: bool,
+    pub photos: Vec<PhotoView>,
+    pub skus: SkusView,
+}
+
+impl From<StyleWithChildren> for StyleView {
+    fn from((style, photos, skus): StyleWithChildren) -> Self {
+        StyleView {
+            style_id: style.id,
+            name: style.name,
+            original_price: Price(style.original_price),
+            sale_price: style.sale_price.map(Price),
+            default: style.default_style,
+            photos: photos.into_iter().map(PhotoView::from).collect(),
+            skus: SkusView(skus),
+        }
+    }
+}
+
+/// One photo: `thumbnail_url` first, then `url`, as the contract orders them.
+#[derive(Debug, Serialize)]
+pub struct PhotoView {
+    pub thumbnail_url: String,
+    pub url: String,
+}
+
+impl From<Photo> for PhotoView {
+    fn from(row: Photo) -> Self {
+        PhotoView {
+            thumbnail_url: row.thumbnail_url,
+            url: row.url,
+        }
+    }
+}
+
+/// A style's skus as a JSON object keyed by sku id (as a string), in the order
+/// of the rows, which the query sorts by id. A map type would sort the keys as
+/// strings ("10" before "9"), so the rows are written out directly.
+#[derive(Debug)]
+pub struct SkusView(pub Vec<Sku>);
+
+#[derive(Serialize)]
+struct SkuEntry<'a> {
+    quantity: i32,
+    size: &'a str,
+}
+
+impl Serialize for SkusView {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for sku in &self.0 {
+            map.serialize_entry(
+                &sku.id,
+                &SkuEntry {
+                    quantity: sku.quantity,
+                    size: &sku.size,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
