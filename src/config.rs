@@ -1,7 +1,8 @@
 //! Configuration: one figment, read once, from defaults, the environment and
 //! `.env` (through dotenvy). Every variable is listed in the README.
 //!
-//! - `DATABASE_URL` (required), `DATABASE_POOL_SIZE`, `DATABASE_TIMEOUT`
+//! - `DATABASE_URL` (required), `DATABASE_POOL_SIZE`, `DATABASE_TIMEOUT`,
+//!   `DATABASE_MIN_IDLE`
 //! - `ROCKET_ADDRESS`, `ROCKET_PORT` (default 3000) and Rocket's other `ROCKET_*`
 //! - `ATELIER_CAMPUS` (default `hr-lax`)
 
@@ -55,6 +56,7 @@ pub fn figment(database_url: &str) -> Figment {
     let db = |key: &str| format!("databases.{DATABASE_NAME}.{key}");
     let pool_key = db("pool_size");
     let timeout_key = db("timeout");
+    let min_idle_key = db("min_idle");
     Figment::from(rocket::Config::default())
         .merge(("port", DEFAULT_PORT))
         .merge(Serialized::defaults(Settings::default()))
@@ -72,5 +74,10 @@ pub fn figment(database_url: &str) -> Figment {
             Env::raw()
                 .only(&["DATABASE_TIMEOUT"])
                 .map(move |_| timeout_key.clone().into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_MIN_IDLE"])
+                .map(move |_| min_idle_key.clone().into()),
         )
 }

@@ -60,7 +60,7 @@ impl DerefMut for DbConnection {
 }
 
 /// Whether a query error means the connection itself is gone.
-fn is_connection_lost(error: &DieselError) -> bool {
+pub fn is_connection_lost(error: &DieselError) -> bool {
     matches!(
         error,
         DieselError::DatabaseError(
@@ -121,10 +121,17 @@ impl ManageConnection for DbManager {
     }
 }
 
-/// Pool settings: `databases.atelier.{url,pool_size,timeout}` in Rocket's figment.
-pub fn build_pool(config: &Config, statements: StatementCounter) -> r2d2::Pool<DbManager> {
+/// Pool settings: `databases.atelier.{url,pool_size,timeout}` in Rocket's
+/// figment, and `min_idle`: connections kept open while idle (default: all of
+/// them, so the first requests after start-up find the pool warm).
+pub fn build_pool(
+    config: &Config,
+    min_idle: Option<u32>,
+    statements: StatementCounter,
+) -> r2d2::Pool<DbManager> {
     r2d2::Pool::builder()
         .max_size(config.pool_size)
+        .min_idle(min_idle)
         .connection_timeout(Duration::from_secs(u64::from(config.timeout)))
         // Health is tracked by `has_broken`; a ping per checkout would double
         // the round trips of a one-statement request.
@@ -145,6 +152,9 @@ impl Poolable for DbConnection {
             .state::<StatementCounter>()
             .cloned()
             .unwrap_or_default();
-        Ok(build_pool(&config, statements))
+        let min_idle = Config::figment(db_name, rocket)
+            .extract_inner::<u32>("min_idle")
+            .ok();
+        Ok(build_pool(&config, min_idle, statements))
     }
 }

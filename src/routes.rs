@@ -8,7 +8,9 @@ use rocket::{catch, catchers, get, routes, Catcher, Orbit, Request, Rocket, Rout
 
 use crate::catalog::{self, Page};
 use crate::config::Settings;
-use crate::db::Db;
+use diesel::{PgConnection, QueryResult};
+
+use crate::db::{is_connection_lost, Db};
 use crate::error::{error_response, ApiError, JsonBody};
 use crate::views::{ProductDetailView, ProductView, StylesView};
 
@@ -91,7 +93,35 @@ impl Pool<'_> {
     pub async fn connection(&self) -> Result<Db, ApiError> {
         Db::get_one(self.0).await.ok_or(ApiError::Unavailable)
     }
+
+    /// Runs `queries` on one pooled connection (a single hand-off to a
+    /// blocking thread). Every request here only reads, so when the
+    /// connection turns out to be dead (the database restarted, say) the
+    /// queries run again on another one instead of failing the client. Each
+    /// dead connection is discarded on return, so after a restart the pool
+    /// empties itself of them and opens new ones; if the database is really
+    /// gone, opening one fails and the client gets its 503.
+    pub async fn read<T, F>(&self, queries: F) -> Result<T, ApiError>
+    where
+        F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let attempt = queries.clone();
+            let outcome = self.connection().await?.run(move |c| attempt(c)).await;
+            match outcome {
+                Err(error) if is_connection_lost(&error) && attempts < MAX_READ_ATTEMPTS => {}
+                other => return Ok(other?),
+            }
+        }
+    }
 }
+
+/// A bound on [`Pool::read`]'s retries, far above any pool size in use, so a
+/// database that keeps dropping connections cannot hold a request forever.
+const MAX_READ_ATTEMPTS: u32 = 256;
 
 fn product_not_found(id: ProductId) -> ApiError {
     ApiError::NotFound(format!("product {} does not exist", id.0))
@@ -106,8 +136,7 @@ pub async fn list_products(
     settings: &State<Settings>,
 ) -> Result<JsonBody, ApiError> {
     let page = parse_page(page, count)?;
-    let db = pool.connection().await?;
-    let rows = db.run(move |c| catalog::list_products(c, page)).await?;
+    let rows = pool.read(move |c| catalog::list_products(c, page)).await?;
     let views: Vec<ProductView> = rows
         .into_iter()
         .map(|row| ProductView::new(row, &settings.campus))
@@ -123,9 +152,8 @@ pub async fn get_product(
     settings: &State<Settings>,
 ) -> Result<JsonBody, ApiError> {
     let id = ProductId::parse(id)?;
-    let db = pool.connection().await?;
-    let found = db
-        .run(move |c| catalog::find_product(c, id.0))
+    let found = pool
+        .read(move |c| catalog::find_product(c, id.0))
         .await?
         .ok_or_else(|| product_not_found(id))?;
     JsonBody::of(&ProductDetailView::new(found, &settings.campus))
@@ -135,9 +163,8 @@ pub async fn get_product(
 #[get("/products/<id>/styles")]
 pub async fn get_product_styles(id: &str, pool: Pool<'_>) -> Result<JsonBody, ApiError> {
     let id = ProductId::parse(id)?;
-    let db = pool.connection().await?;
-    let styles = db
-        .run(move |c| catalog::find_product_styles(c, id.0))
+    let styles = pool
+        .read(move |c| catalog::find_product_styles(c, id.0))
         .await?
         .ok_or_else(|| product_not_found(id))?;
     JsonBody::of(&StylesView::new(id.0, styles))
@@ -147,9 +174,8 @@ pub async fn get_product_styles(id: &str, pool: Pool<'_>) -> Result<JsonBody, Ap
 #[get("/products/<id>/related")]
 pub async fn get_related_products(id: &str, pool: Pool<'_>) -> Result<JsonBody, ApiError> {
     let id = ProductId::parse(id)?;
-    let db = pool.connection().await?;
-    let ids = db
-        .run(move |c| catalog::find_related_product_ids(c, id.0))
+    let ids = pool
+        .read(move |c| catalog::find_related_product_ids(c, id.0))
         .await?
         .ok_or_else(|| product_not_found(id))?;
     JsonBody::of(&ids)

@@ -1,0 +1,133 @@
+//! The `atelier` binary itself: `migrate` applies the schema, `serve`
+//! migrates and then answers HTTP on the configured port, and a missing
+//! `DATABASE_URL` is a clear error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use atelier::config;
+use common::TestDb;
+use diesel::prelude::*;
+
+fn atelier() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atelier"));
+    // Run where no .env can supply a DATABASE_URL the test did not choose.
+    command
+        .current_dir(std::env::temp_dir())
+        .env_remove("DATABASE_URL");
+    command
+}
+
+#[test]
+fn migrate_applies_the_schema_and_is_idempotent() {
+    let db = TestDb::empty();
+    for expected in ["applied 20210813000000", "the schema is up to date"] {
+        let output = atelier()
+            .arg("migrate")
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    let tables: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public')",
+    ))
+    .get_result(&mut db.connect())
+    .unwrap();
+    assert_eq!(tables, 7, "six tables and Diesel's migration table");
+}
+
+#[test]
+fn missing_database_url_is_a_clear_error() {
+    let output = atelier().arg("serve").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL is not set"), "{stderr}");
+}
+
+#[test]
+fn default_port_is_3000() {
+    if std::env::var_os("ROCKET_PORT").is_none() {
+        let port: u16 = config::figment("postgres://x/y")
+            .extract_inner("port")
+            .unwrap();
+        assert_eq!(port, 3000);
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn serve_migrates_then_answers_on_its_port() {
+    let db = TestDb::empty();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Server(
+        atelier()
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_LOG_LEVEL", "off")
+            .env("ATELIER_CAMPUS", "hr-nyc")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let response = loop {
+        if let Some(response) = http_get(port, "/products?count=1") {
+            break response;
+        }
+        assert!(Instant::now() < deadline, "atelier serve never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\n[]"), "{response}");
+    // The schema is there: serve migrated the empty database.
+    let mut conn = db.connect();
+    diesel::sql_query(
+        "INSERT INTO product (id, name, slogan, description, category, default_price, created_at, updated_at)
+         VALUES (8, 'YEasy 350', 'Just jumped over jumpman', 'So fresh.', 'Kicks', 450,
+                 '2021-08-13T14:39:39.968Z', '2021-08-13T14:39:39.968Z')",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let response = http_get(port, "/products?count=1").unwrap();
+    assert!(
+        response.ends_with(
+            r#"[{"id":8,"campus":"hr-nyc","name":"YEasy 350","slogan":"Just jumped over jumpman","description":"So fresh.","category":"Kicks","default_price":"450.00","created_at":"2021-08-13T14:39:39.968Z","updated_at":"2021-08-13T14:39:39.968Z"}]"#
+        ),
+        "{response}"
+    );
+}

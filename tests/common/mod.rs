@@ -1,0 +1,145 @@
+//! Shared test support: a fresh PostgreSQL database per test, the real Rocket
+//! application on top of it, and the schema as the catalog describes it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fixtures;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use atelier::{app, config, migrations};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use rocket::local::asynchronous::Client;
+
+/// The server every test database is created on: `DATABASE_URL`, as
+/// `scripts/test.sh` exports it. Its role must be allowed to create databases.
+pub fn server_url() -> String {
+    atelier::config::load_dotenv();
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a PostgreSQL server (scripts/test.sh sets it)")
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let (head, rest) = url.split_at(scheme_end);
+    let query = rest.find('?').map_or("", |i| &rest[i..]);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    format!("{head}{authority}/{name}{query}")
+}
+
+/// A database of its own for one test, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    server: String,
+}
+
+impl TestDb {
+    /// An empty database (no migrations applied).
+    pub fn empty() -> TestDb {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let server = server_url();
+        let name = format!(
+            "atelier_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut conn = PgConnection::establish(&server).expect("connecting to DATABASE_URL");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("creating a test database (does the role have CREATEDB?)");
+        let url = with_database(&server, &name);
+        TestDb { name, url, server }
+    }
+
+    /// A database with every migration applied.
+    pub fn migrated() -> TestDb {
+        let db = TestDb::empty();
+        migrations::migrate(&db.url).expect("migrating the test database");
+        db
+    }
+
+    /// A migrated database holding the fixture catalog.
+    pub fn with_fixtures() -> TestDb {
+        let db = TestDb::migrated();
+        fixtures::insert(&mut db.connect());
+        db
+    }
+
+    pub fn connect(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connecting to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.server) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+/// The real application on `database_url`, with `overrides` (figment key,
+/// value) on top of the defaults.
+pub async fn client_with(database_url: &str, overrides: &[(&str, serde_json::Value)]) -> Client {
+    // Connections are opened on demand only: a test process that exits while
+    // the pool is still opening connections in the background can crash in
+    // OpenSSL's exit handlers.
+    let mut figment = config::figment(database_url)
+        .merge(("log_level", "critical"))
+        .merge(("databases.atelier.min_idle", 0));
+    for (key, value) in overrides {
+        figment = figment.merge((*key, value.clone()));
+    }
+    Client::untracked(app::build(figment))
+        .await
+        .expect("a valid Rocket application")
+}
+
+/// The real application on `db`.
+pub async fn client(db: &TestDb) -> Client {
+    client_with(&db.url, &[]).await
+}
+
+#[derive(QueryableByName)]
+struct Line {
+    #[diesel(sql_type = Text)]
+    line: String,
+}
+
+/// Every column, index and constraint of the tables in `schema`, one sorted
+/// line each: two databases with the same signature have the same schema.
+pub fn schema_signature(conn: &mut PgConnection, schema: &str) -> Vec<String> {
+    diesel::sql_query(
+        "SELECT line FROM (
+           SELECT format('column %s.%s %s null=%s default=%s', table_name, column_name,
+                         data_type, is_nullable, column_default) AS line
+             FROM information_schema.columns
+            WHERE table_schema = $1 AND table_name <> '__diesel_schema_migrations'
+           UNION ALL
+           SELECT format('index %s', regexp_replace(indexdef, ' ON \\S+\\.', ' ON '))
+             FROM pg_indexes
+            WHERE schemaname = $1 AND tablename <> '__diesel_schema_migrations'
+           UNION ALL
+           SELECT format('constraint %s %s %s %s', c.relname, con.conname,
+                         pg_get_constraintdef(con.oid), con.convalidated)
+             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+            WHERE con.connamespace = $1::regnamespace
+              AND c.relname <> '__diesel_schema_migrations'
+         ) lines ORDER BY line",
+    )
+    .bind::<Text, _>(schema)
+    .load::<Line>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|l| l.line)
+    .collect()
+}
