@@ -6,6 +6,8 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod generate;
+pub mod import;
 pub mod migrations;
 pub mod models;
 pub mod routes;

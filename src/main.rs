@@ -1,9 +1,13 @@
 //! The `atelier` command line: the one entry point for serving, migrating and
 //! loading data. Each subcommand is a thin call into the library.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use atelier::generate::{self, GenerateOptions};
+use atelier::import::{self, ImportOptions, ImportReport, ProgressMode};
 use atelier::{app, config, migrations};
 
 #[derive(Parser)]
@@ -19,6 +23,34 @@ enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Load the Atelier CSV dump in DIR, replacing the served data atomically.
+    Import {
+        /// Directory holding product.csv, features.csv, styles.csv,
+        /// photos.csv, skus.csv and related.csv.
+        dir: PathBuf,
+        /// Where to write the rejected rows (file, line, reason, raw line).
+        #[arg(long, default_value = "import-rejects.csv")]
+        rejects: PathBuf,
+        /// Abort, changing nothing, if more than this percentage of all rows
+        /// is rejected (a truncated or wrong file, most likely).
+        #[arg(long, default_value_t = 1.0)]
+        max_reject_percent: f64,
+        /// Print only the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write a synthetic dump in the real dump's format to DIR.
+    Generate {
+        /// Number of products (the real dump has 1000011).
+        #[arg(long, default_value_t = 10_000)]
+        products: u32,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Random seed: the same seed writes the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -27,7 +59,85 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(),
         Command::Migrate => migrate().map(|_| ()),
+        Command::Import {
+            dir,
+            rejects,
+            max_reject_percent,
+            quiet,
+        } => {
+            let url = config::database_url()?;
+            let options = ImportOptions {
+                dir,
+                rejects,
+                max_reject_percent,
+                progress: if quiet {
+                    ProgressMode::Quiet
+                } else {
+                    ProgressMode::Auto
+                },
+            };
+            let report = import::run(&url, &options)?;
+            print_import_report(&report);
+            Ok(())
+        }
+        Command::Generate {
+            products,
+            out,
+            seed,
+        } => {
+            let report = generate::generate(&GenerateOptions {
+                products,
+                out: out.clone(),
+                seed,
+            })
+            .with_context(|| format!("writing the dump to {}", out.display()))?;
+            let total: u64 = report.rows.iter().map(|(_, n)| n).sum();
+            for (table, rows) in &report.rows {
+                println!("{:>14} {rows:>12} rows", table.file_name());
+            }
+            println!(
+                "{:>14} {total:>12} rows in {:.1}s to {}",
+                "total",
+                report.elapsed.as_secs_f64(),
+                out.display()
+            );
+            Ok(())
+        }
     }
+}
+
+fn print_import_report(report: &ImportReport) {
+    println!(
+        "{:>14} {:>11} {:>11} {:>9} {:>9} {:>11} {:>8}  rejected by reason",
+        "file", "read", "loaded", "repaired", "rejected", "rows/s", "seconds"
+    );
+    for (table, file) in &report.files {
+        let seconds = file.elapsed.as_secs_f64();
+        let reasons: Vec<String> = file
+            .rejected
+            .iter()
+            .map(|(kind, n)| format!("{kind}: {n}"))
+            .collect();
+        println!(
+            "{:>14} {:>11} {:>11} {:>9} {:>9} {:>11.0} {:>8.1}  {}",
+            table.file_name(),
+            file.read,
+            file.loaded,
+            file.repaired,
+            file.rejected_total(),
+            file.read as f64 / seconds.max(1e-6),
+            seconds,
+            reasons.join(", ")
+        );
+    }
+    for (phase, elapsed) in &report.phases {
+        println!("{phase:>25}: {:.1}s", elapsed.as_secs_f64());
+    }
+    println!(
+        "imported in {:.1}s; rejected rows are in {}",
+        report.elapsed.as_secs_f64(),
+        report.rejects.display()
+    );
 }
 
 fn migrate() -> anyhow::Result<String> {

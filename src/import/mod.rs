@@ -1,0 +1,537 @@
+//! `atelier import DIR`: loads the Atelier CSV dump into the database.
+//!
+//! The six files are checked row by row (see `tables`), streamed through
+//! binary `COPY` into tables of a staging schema, indexed, constrained and
+//! analysed there, and only then swapped for the served tables in one
+//! transaction. Until that commit the served data is untouched: a failed or
+//! killed import leaves it as it was, and the API answers throughout.
+//! Every rejected row goes to a rejects report with its file, line and reason.
+
+pub mod csv;
+mod progress;
+pub mod tables;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use diesel::pg::CopyFormat;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use roaring::RoaringBitmap;
+
+pub use progress::ProgressMode;
+
+use self::csv::{Fields, RawRecord, RecordReader};
+use self::progress::FileProgress;
+use self::tables::{
+    encode_row, HeaderMap, LoadedIds, RejectKind, Table, COPY_HEADER, COPY_TRAILER,
+};
+use crate::migrations;
+use crate::schema;
+
+/// The schema the next data set is built in.
+pub const STAGING_SCHEMA: &str = "atelier_import";
+/// The advisory-lock key that keeps two imports from running at once.
+const IMPORT_LOCK: i64 = 0x0041_5445_4c49_4d50;
+
+/// What can stop an import. Rejected rows do not: they are reported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("connecting to the database: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("writing the rejects report {path}: {source}")]
+    Rejects {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another import is running on this database")]
+    Busy,
+    #[error(
+        "{rejected} of {read} rows were rejected ({ratio:.2}%), more than the {limit:.2}% allowed \
+         (--max-reject-percent); nothing was changed, see {rejects}"
+    )]
+    TooManyRejects {
+        rejected: u64,
+        read: u64,
+        ratio: f64,
+        limit: f64,
+        rejects: String,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ImportError {
+    fn file(path: &Path, message: impl Into<String>) -> Self {
+        ImportError::File {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+}
+
+/// How to run an import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The directory holding the six CSV files.
+    pub dir: PathBuf,
+    /// Where the rejects report goes.
+    pub rejects: PathBuf,
+    /// Abort (changing nothing) if more than this percentage of rows is rejected.
+    pub max_reject_percent: f64,
+    pub progress: ProgressMode,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileReport {
+    pub read: u64,
+    pub loaded: u64,
+    pub repaired: u64,
+    pub rejected: BTreeMap<RejectKind, u64>,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl FileReport {
+    /// Rows rejected for any reason.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    pub files: Vec<(Table, FileReport)>,
+    /// Time spent in each phase after loading: indexes, analyze, swap.
+    pub phases: Vec<(&'static str, Duration)>,
+    pub rejects: PathBuf,
+    pub elapsed: Duration,
+}
+
+impl ImportReport {
+    /// The report of one file.
+    pub fn file(&self, table: Table) -> Option<&FileReport> {
+        self.files.iter().find(|(t, _)| *t == table).map(|(_, r)| r)
+    }
+}
+
+/// Writes rejected rows: `file,line,reason,raw`.
+struct RejectsWriter {
+    path: PathBuf,
+    out: ::csv::Writer<BufWriter<File>>,
+}
+
+impl RejectsWriter {
+    fn create(path: &Path) -> Result<Self, ImportError> {
+        let error = |source| ImportError::Rejects {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::create(path).map_err(error)?;
+        let mut out = ::csv::Writer::from_writer(BufWriter::new(file));
+        out.write_record(["file", "line", "reason", "raw"])
+            .map_err(|e| error(e.into()))?;
+        Ok(RejectsWriter {
+            path: path.to_path_buf(),
+            out,
+        })
+    }
+
+    fn write(
+        &mut self,
+        file: &str,
+        line: u64,
+        reason: &str,
+        raw: &[u8],
+    ) -> Result<(), ImportError> {
+        let line = line.to_string();
+        let raw = String::from_utf8_lossy(raw);
+        self.out
+            .write_record([file, line.as_str(), reason, &raw])
+            .map_err(|e| ImportError::Rejects {
+                path: self.path.clone(),
+                source: e.into(),
+            })
+    }
+
+    fn finish(mut self) -> Result<(), ImportError> {
+        self.out.flush().map_err(|source| ImportError::Rejects {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// A dump file opened and its header checked.
+struct OpenFile {
+    table: Table,
+    path: PathBuf,
+    reader: RecordReader<BufReader<File>>,
+    header: HeaderMap,
+    size: u64,
+}
+
+/// Opens every file and checks every header before anything is changed.
+fn open_files(dir: &Path) -> Result<Vec<OpenFile>, ImportError> {
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for table in Table::LOAD_ORDER {
+        let path = dir.join(table.file_name());
+        match open_file(table, &path) {
+            Ok(file) => files.push(file),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(ImportError::Other(format!(
+            "the dump in {} cannot be imported:\n  {}",
+            dir.display(),
+            problems.join("\n  ")
+        )))
+    }
+}
+
+fn open_file(table: Table, path: &Path) -> Result<OpenFile, ImportError> {
+    let file = File::open(path).map_err(|e| ImportError::file(path, e.to_string()))?;
+    let size = file
+        .metadata()
+        .map_err(|e| ImportError::file(path, e.to_string()))?
+        .len();
+    let mut reader = RecordReader::new(
+        BufReader::with_capacity(1 << 20, file),
+        table.repairs_unterminated_quotes(),
+    );
+    let mut record = RawRecord::default();
+    let read = reader
+        .read(&mut record)
+        .map_err(|e| ImportError::file(path, e.to_string()))?;
+    if !read {
+        return Err(ImportError::file(
+            path,
+            "the file is empty (no header line)",
+        ));
+    }
+    let mut fields = Fields::default();
+    fields
+        .split(&record.bytes)
+        .map_err(|e| ImportError::file(path, format!("header line: {e}")))?;
+    let header = HeaderMap::new(table, &fields).map_err(|e| ImportError::file(path, e))?;
+    Ok(OpenFile {
+        table,
+        path: path.to_path_buf(),
+        reader,
+        header,
+        size,
+    })
+}
+
+/// Streams one file into its staging table as binary `COPY` data.
+fn stream_file(
+    file: &mut OpenFile,
+    loaded: &mut LoadedIds,
+    rejects: &mut RejectsWriter,
+    progress_mode: ProgressMode,
+    copy: &mut dyn Write,
+) -> Result<FileReport, ImportError> {
+    let started = Instant::now();
+    let mut report = FileReport::default();
+    let mut progress = FileProgress::start(progress_mode, file.table.file_name(), file.size);
+    let mut seen_own = RoaringBitmap::new();
+    let mut record = RawRecord::default();
+    let mut fields = Fields::default();
+    let mut out = BufWriter::with_capacity(1 << 18, copy);
+    let mut tuple = Vec::with_capacity(1024);
+    let io_error = |e: std::io::Error| ImportError::file(&file.path, e.to_string());
+    out.write_all(COPY_HEADER).map_err(io_error)?;
+    let name = file.table.file_name();
+    loop {
+        let more = file.reader.read(&mut record).map_err(io_error)?;
+        if !more {
+            break;
+        }
+        report.read += 1;
+        if report.read % 8192 == 0 {
+            progress.update(report.read, file.reader.bytes_read());
+        }
+        let seen = match file.table {
+            Table::Product => &loaded.products,
+            Table::Styles => &loaded.styles,
+            _ => &seen_own,
+        };
+        tuple.clear();
+        let outcome = match fields.split(&record.bytes) {
+            Err(e) => Err(tables::Reject::new(RejectKind::Malformed, e.to_string())),
+            Ok(()) => encode_row(file.table, &file.header, &fields, seen, loaded, &mut tuple),
+        };
+        match outcome {
+            Ok(id) => {
+                out.write_all(&tuple).map_err(io_error)?;
+                match file.table {
+                    Table::Product => loaded.products.insert(id),
+                    Table::Styles => loaded.styles.insert(id),
+                    _ => seen_own.insert(id),
+                };
+                report.loaded += 1;
+                report.repaired += u64::from(record.repaired);
+            }
+            Err(reject) => {
+                let reason = if record.repaired {
+                    format!("{} (after closing an unterminated quote)", reject.reason)
+                } else {
+                    reject.reason
+                };
+                rejects.write(name, record.line, &reason, &record.bytes)?;
+                *report.rejected.entry(reject.kind).or_default() += 1;
+            }
+        }
+    }
+    out.write_all(COPY_TRAILER).map_err(io_error)?;
+    out.flush().map_err(io_error)?;
+    progress.update(report.read, file.reader.bytes_read());
+    progress.finish();
+    report.bytes = file.size;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// `COPY`s one file into the staging table of the same name (the session's
+/// search path is the staging schema).
+fn load_file(
+    conn: &mut PgConnection,
+    file: &mut OpenFile,
+    loaded: &mut LoadedIds,
+    rejects: &mut RejectsWriter,
+    progress: ProgressMode,
+) -> Result<FileReport, ImportError> {
+    use std::cell::RefCell;
+    // Diesel's callback is `Fn`; the file's state lives in cells around it.
+    let state = RefCell::new((file, loaded, rejects, None::<FileReport>));
+    let write = |copy: &mut dyn Write| -> Result<(), ImportError> {
+        let mut guard = state.borrow_mut();
+        let (file, loaded, rejects, report) = &mut *guard;
+        *report = Some(stream_file(file, loaded, rejects, progress, copy)?);
+        Ok(())
+    };
+    macro_rules! copy_into {
+        ($table:ident: $($column:ident),+) => {
+            diesel::copy_from(schema::$table::table)
+                .from_raw_data(($(schema::$table::$column,)+), write)
+                .with_format(CopyFormat::Binary)
+                .execute(conn)
+        };
+    }
+    let table = state.borrow().0.table;
+    let copied = match table {
+        Table::Product => {
+            copy_into!(product: id, name, slogan, description, category, default_price)
+        }
+        Table::Features => copy_into!(features: id, product_id, feature, value),
+        Table::Styles => copy_into!(
+            styles: id, product_id, name, sale_price, original_price, default_style
+        ),
+        Table::Photos => copy_into!(photos: id, style_id, url, thumbnail_url),
+        Table::Skus => copy_into!(skus: id, style_id, size, quantity),
+        Table::Related => copy_into!(related: id, current_product_id, related_product_id),
+    }?;
+    let (_, _, _, report) = state.into_inner();
+    let report = report.ok_or_else(|| ImportError::Other("COPY wrote no data".into()))?;
+    if copied as u64 != report.loaded {
+        return Err(ImportError::Other(format!(
+            "{}: COPY stored {copied} rows, expected {}",
+            table.file_name(),
+            report.loaded
+        )));
+    }
+    Ok(report)
+}
+
+#[derive(QueryableByName)]
+struct Ddl {
+    #[diesel(sql_type = Text)]
+    ddl: String,
+}
+
+/// The statements that give a staging table the indexes and constraints its
+/// served twin has, read from the catalog so the staging tables follow
+/// whatever the migrations made: primary and unique keys first (foreign keys
+/// need them), then the other indexes, then checks and foreign keys.
+fn twin_ddl(conn: &mut PgConnection, table: Table) -> Result<Vec<String>, ImportError> {
+    // With an empty search path every name in the definitions comes out
+    // schema-qualified, so pointing them at the staging schema is exact.
+    diesel::sql_query("SET LOCAL search_path = pg_catalog").execute(conn)?;
+    let rows: Vec<Ddl> = diesel::sql_query(
+        "SELECT ddl FROM (
+           SELECT format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', $1::text, $2::text,
+                         conname, pg_get_constraintdef(oid)) AS ddl,
+                  CASE contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 ELSE 3 END AS step, conname AS name
+             FROM pg_constraint
+            WHERE conrelid = format('public.%I', $2::text)::regclass AND contype IN ('p', 'u', 'f')
+           UNION ALL
+           SELECT pg_get_indexdef(i.indexrelid), 2, c.relname
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = format('public.%I', $2::text)::regclass
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+         ) d ORDER BY step, name",
+    )
+    .bind::<Text, _>(STAGING_SCHEMA)
+    .bind::<Text, _>(table.table_name())
+    .load(conn)?;
+    let on_public = format!(" ON public.{} ", table.table_name());
+    let on_staging = format!(" ON {STAGING_SCHEMA}.{} ", table.table_name());
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            row.ddl.replacen(&on_public, &on_staging, 1).replace(
+                " REFERENCES public.",
+                &format!(" REFERENCES {STAGING_SCHEMA}."),
+            )
+        })
+        .collect())
+}
+
+fn release_lock(conn: &mut PgConnection) {
+    let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(IMPORT_LOCK)
+        .execute(conn);
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+/// Imports the dump in `options.dir` into the database at `database_url`.
+pub fn run(database_url: &str, options: &ImportOptions) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let mut files = open_files(&options.dir)?;
+    let mut conn = PgConnection::establish(database_url)?;
+    migrations::run_pending(&mut conn).map_err(|e| ImportError::Other(e.to_string()))?;
+    let locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+        .bind::<BigInt, _>(IMPORT_LOCK)
+        .get_result::<Locked>(&mut conn)?;
+    if !locked.locked {
+        return Err(ImportError::Busy);
+    }
+    let result = import_locked(&mut conn, &mut files, options, started);
+    if result.is_err() {
+        // Best effort: a later import drops the staging schema anyway.
+        let _ = diesel::sql_query("RESET search_path").execute(&mut conn);
+        let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE"))
+            .execute(&mut conn);
+    }
+    release_lock(&mut conn);
+    result
+}
+
+fn import_locked(
+    conn: &mut PgConnection,
+    files: &mut [OpenFile],
+    options: &ImportOptions,
+    started: Instant,
+) -> Result<ImportReport, ImportError> {
+    // Index builds and foreign-key checks run in this session.
+    diesel::sql_query("SET maintenance_work_mem = '256MB'").execute(conn)?;
+    let mut staging_ddl = vec![
+        format!("DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE"),
+        format!("CREATE SCHEMA {STAGING_SCHEMA}"),
+    ];
+    let mut twin = Vec::new();
+    conn.transaction(|conn| {
+        for table in Table::LOAD_ORDER {
+            staging_ddl.push(format!(
+                "CREATE TABLE {STAGING_SCHEMA}.{name} (LIKE public.{name} INCLUDING DEFAULTS \
+                 INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE)",
+                name = table.table_name()
+            ));
+            twin.push(twin_ddl(conn, table)?);
+        }
+        Ok::<_, ImportError>(())
+    })?;
+    for statement in &staging_ddl {
+        diesel::sql_query(statement).execute(conn)?;
+    }
+
+    let mut rejects = RejectsWriter::create(&options.rejects)?;
+    let mut loaded = LoadedIds::default();
+    let mut reports = Vec::new();
+    diesel::sql_query(format!("SET search_path = {STAGING_SCHEMA}")).execute(conn)?;
+    for file in files.iter_mut() {
+        let report = load_file(conn, file, &mut loaded, &mut rejects, options.progress)?;
+        reports.push((file.table, report));
+    }
+    diesel::sql_query("RESET search_path").execute(conn)?;
+    rejects.finish()?;
+
+    let read: u64 = reports.iter().map(|(_, r)| r.read).sum();
+    let rejected: u64 = reports.iter().map(|(_, r)| r.rejected_total()).sum();
+    let ratio = 100.0 * rejected as f64 / read.max(1) as f64;
+    if ratio > options.max_reject_percent {
+        return Err(ImportError::TooManyRejects {
+            rejected,
+            read,
+            ratio,
+            limit: options.max_reject_percent,
+            rejects: options.rejects.display().to_string(),
+        });
+    }
+
+    let mut phases = Vec::new();
+    let phase_started = Instant::now();
+    progress::phase(options.progress, "building indexes and constraints");
+    for statement in twin.iter().flatten() {
+        diesel::sql_query(statement).execute(conn)?;
+    }
+    phases.push(("indexes and constraints", phase_started.elapsed()));
+
+    let phase_started = Instant::now();
+    progress::phase(options.progress, "analyzing");
+    for table in Table::LOAD_ORDER {
+        diesel::sql_query(format!("ANALYZE {STAGING_SCHEMA}.{}", table.table_name()))
+            .execute(conn)?;
+    }
+    phases.push(("analyze", phase_started.elapsed()));
+
+    let phase_started = Instant::now();
+    progress::phase(options.progress, "swapping the new data in");
+    swap(conn)?;
+    phases.push(("swap", phase_started.elapsed()));
+
+    Ok(ImportReport {
+        files: reports,
+        phases,
+        rejects: options.rejects.clone(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Replaces the served tables with the staging ones in one transaction.
+fn swap(conn: &mut PgConnection) -> Result<(), ImportError> {
+    conn.transaction(|conn| {
+        // Readers hold the served tables only for the length of a query;
+        // waiting longer than this means something else holds them.
+        diesel::sql_query("SET LOCAL lock_timeout = '30s'").execute(conn)?;
+        let names: Vec<&str> = Table::LOAD_ORDER.iter().map(|t| t.table_name()).collect();
+        let served: Vec<String> = names.iter().map(|n| format!("public.{n}")).collect();
+        diesel::sql_query(format!("DROP TABLE {}", served.join(", "))).execute(conn)?;
+        for name in &names {
+            diesel::sql_query(format!(
+                "ALTER TABLE {STAGING_SCHEMA}.{name} SET SCHEMA public"
+            ))
+            .execute(conn)?;
+        }
+        diesel::sql_query(format!("DROP SCHEMA {STAGING_SCHEMA}")).execute(conn)?;
+        Ok(())
+    })
+}
