@@ -38,6 +38,10 @@ enum Command {
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
+        /// Do nothing if the database already holds products (for scripts
+        /// that seed a fresh database).
+        #[arg(long)]
+        if_empty: bool,
     },
     /// Write a synthetic dump in the real dump's format to DIR.
     Generate {
@@ -64,8 +68,16 @@ fn main() -> anyhow::Result<()> {
             rejects,
             max_reject_percent,
             quiet,
+            if_empty,
         } => {
             let url = config::database_url()?;
+            if if_empty {
+                let products = import::count_products(&url)?;
+                if products > 0 {
+                    println!("the database already holds {products} products; nothing imported");
+                    return Ok(());
+                }
+            }
             let options = ImportOptions {
                 dir,
                 rejects,

@@ -131,3 +131,52 @@ fn serve_migrates_then_answers_on_its_port() {
         "{response}"
     );
 }
+
+#[test]
+fn import_prints_a_summary_and_if_empty_seeds_only_once() {
+    let db = TestDb::migrated();
+    let rejects = std::env::temp_dir().join(format!("atelier-cli-rejects-{}.csv", std::process::id()));
+    let run = || {
+        atelier()
+            .arg("import")
+            .arg(common::defects_dir())
+            .arg("--if-empty")
+            .arg("--max-reject-percent")
+            .arg("100")
+            .arg("--rejects")
+            .arg(&rejects)
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let photos = stdout.lines().find(|l| l.trim_start().starts_with("photos.csv")).unwrap();
+    let columns: Vec<&str> = photos.split_whitespace().collect();
+    // file, read, loaded, repaired, rejected, then rates and reasons.
+    assert_eq!(&columns[..5], ["photos.csv", "7", "5", "2", "2"], "{stdout}");
+    assert!(photos.contains("malformed quoting: 1, missing reference: 1"), "{photos}");
+    assert!(stdout.contains(&format!("rejected rows are in {}", rejects.display())), "{stdout}");
+
+    let second = run();
+    assert!(second.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&second.stdout),
+        "the database already holds 5 products; nothing imported\n"
+    );
+    let _ = std::fs::remove_file(&rejects);
+}
+
+#[test]
+fn import_of_a_missing_directory_fails_clearly() {
+    let output = atelier()
+        .args(["import", "/nonexistent/dump"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the dump in /nonexistent/dump cannot be imported"), "{stderr}");
+    assert!(stderr.contains("/nonexistent/dump/product.csv: No such file"), "{stderr}");
+}

@@ -291,7 +291,13 @@ fn stream_file(
                 } else {
                     reject.reason
                 };
-                rejects.write(name, record.line, &reason, &record.bytes)?;
+                // The report shows the line as it stands in the file.
+                let raw = if record.repaired {
+                    &record.bytes[..record.bytes.len() - 1]
+                } else {
+                    &record.bytes[..]
+                };
+                rejects.write(name, record.line, &reason, raw)?;
                 *report.rejected.entry(reject.kind).or_default() += 1;
             }
         }
@@ -410,6 +416,13 @@ fn release_lock(conn: &mut PgConnection) {
 struct Locked {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     locked: bool,
+}
+
+/// Products currently served (0 on a database not migrated yet).
+pub fn count_products(database_url: &str) -> Result<i64, ImportError> {
+    let mut conn = PgConnection::establish(database_url)?;
+    migrations::run_pending(&mut conn).map_err(|e| ImportError::Other(e.to_string()))?;
+    Ok(schema::product::table.count().get_result(&mut conn)?)
 }
 
 /// Imports the dump in `options.dir` into the database at `database_url`.

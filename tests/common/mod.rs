@@ -4,8 +4,10 @@
 
 pub mod fixtures;
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use atelier::import::tables::Table;
 use atelier::{app, config, migrations};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -142,4 +144,40 @@ pub fn schema_signature(conn: &mut PgConnection, schema: &str) -> Vec<String> {
     .into_iter()
     .map(|l| l.line)
     .collect()
+}
+
+/// The importer's defects fixture (see its README).
+pub fn defects_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/defects")
+}
+
+/// A scratch directory removed at the end of the test.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("atelier-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// A copy of the defects fixture in this directory.
+    pub fn with_defects(name: &str) -> Scratch {
+        let scratch = Scratch::new(name);
+        for table in Table::LOAD_ORDER {
+            std::fs::copy(
+                defects_dir().join(table.file_name()),
+                scratch.0.join(table.file_name()),
+            )
+            .unwrap();
+        }
+        scratch
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
