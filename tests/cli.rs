@@ -135,7 +135,8 @@ fn serve_migrates_then_answers_on_its_port() {
 #[test]
 fn import_prints_a_summary_and_if_empty_seeds_only_once() {
     let db = TestDb::migrated();
-    let rejects = std::env::temp_dir().join(format!("atelier-cli-rejects-{}.csv", std::process::id()));
+    let rejects =
+        std::env::temp_dir().join(format!("atelier-cli-rejects-{}.csv", std::process::id()));
     let run = || {
         atelier()
             .arg("import")
@@ -151,13 +152,30 @@ fn import_prints_a_summary_and_if_empty_seeds_only_once() {
     };
     let first = run();
     let stdout = String::from_utf8_lossy(&first.stdout);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let photos = stdout.lines().find(|l| l.trim_start().starts_with("photos.csv")).unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let photos = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("photos.csv"))
+        .unwrap();
     let columns: Vec<&str> = photos.split_whitespace().collect();
     // file, read, loaded, repaired, rejected, then rates and reasons.
-    assert_eq!(&columns[..5], ["photos.csv", "7", "5", "2", "2"], "{stdout}");
-    assert!(photos.contains("malformed quoting: 1, missing reference: 1"), "{photos}");
-    assert!(stdout.contains(&format!("rejected rows are in {}", rejects.display())), "{stdout}");
+    assert_eq!(
+        &columns[..5],
+        ["photos.csv", "7", "5", "2", "2"],
+        "{stdout}"
+    );
+    assert!(
+        photos.contains("malformed quoting: 1, missing reference: 1"),
+        "{photos}"
+    );
+    assert!(
+        stdout.contains(&format!("rejected rows are in {}", rejects.display())),
+        "{stdout}"
+    );
 
     let second = run();
     assert!(second.status.success());
@@ -177,6 +195,12 @@ fn import_of_a_missing_directory_fails_clearly() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("the dump in /nonexistent/dump cannot be imported"), "{stderr}");
-    assert!(stderr.contains("/nonexistent/dump/product.csv: No such file"), "{stderr}");
+    assert!(
+        stderr.contains("the dump in /nonexistent/dump cannot be imported"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/nonexistent/dump/product.csv: No such file"),
+        "{stderr}"
+    );
 }
