@@ -221,7 +221,9 @@ fn every_defect_class_is_loaded_repaired_or_rejected_exactly() {
     assert_eq!(std::fs::read_to_string(&rejects).unwrap(), EXPECTED_REJECTS);
 
     use RejectKind::*;
-    let expected: [(Table, u64, u64, u64, &[(RejectKind, u64)]); 6] = [
+    // file, rows read, loaded, repaired, rejected by reason
+    type Expected<'a> = (Table, u64, u64, u64, &'a [(RejectKind, u64)]);
+    let expected: [Expected; 6] = [
         (
             Table::Product,
             9,
