@@ -1,22 +1,90 @@
 //! Assembles the Rocket application in one place, so `atelier serve` and the
 //! tests run exactly the same thing.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 
+use crate::cache::ResponseCache;
 use crate::config::Settings;
-use crate::db::{Db, StatementCounter};
+use crate::db::{build_pool, Db, DirectPool, PoolSettings, StatementCounter, DATABASE_NAME};
+use crate::freshness::{PageAnchors, Watcher};
 use crate::routes::{api_catchers, api_routes};
 
-/// The application for `figment` (see [`crate::config::figment`]): the pool,
-/// the settings, the routes and the JSON catchers.
+/// The application for `figment` (see [`crate::config::figment`]): the pool
+/// (direct, or rocket_sync_db_pools' when `naive`), the response cache, the
+/// catalog watcher, the routes and the JSON catchers.
 pub fn build(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
-        // Managed before the pool fairing runs, which reads it.
         .manage(StatementCounter::default())
+        .manage(Arc::new(PageAnchors::default()))
         .attach(AdHoc::config::<Settings>())
-        .attach(Db::fairing())
+        .attach(AdHoc::try_on_ignite("Database pool", attach_pool))
+        .attach(AdHoc::try_on_ignite("Response cache", attach_cache))
         .mount("/", api_routes())
         .register("/", api_catchers())
+}
+
+async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
+    let settings = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
+        Ok(settings) => settings,
+        Err(e) => {
+            log::error!("database configuration: {e}");
+            return Err(rocket);
+        }
+    };
+    if settings.naive {
+        return Ok(rocket.attach(Db::fairing()));
+    }
+    let statements = rocket
+        .state::<StatementCounter>()
+        .cloned()
+        .unwrap_or_default();
+    let direct = DirectPool {
+        pool: build_pool(&settings, statements),
+        timeout: settings.timeout,
+    };
+    Ok(rocket.manage(direct))
+}
+
+async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
+    let (Some(settings), Some(anchors)) = (
+        rocket.state::<Settings>().cloned(),
+        rocket.state::<Arc<PageAnchors>>().cloned(),
+    ) else {
+        log::error!("the response cache needs the settings and page anchors");
+        return Err(rocket);
+    };
+    let cache = Arc::new(ResponseCache::new(&settings));
+    if settings.catalog_poll_ms > 0 {
+        let url = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
+            Ok(pool) => pool.url,
+            Err(e) => {
+                log::error!("database configuration: {e}");
+                return Err(rocket);
+            }
+        };
+        let mut watcher = Watcher::new(
+            url,
+            Duration::from_millis(settings.catalog_poll_ms),
+            Arc::clone(&cache),
+            anchors,
+        );
+        // The first look happens before the first request, so deep pages are
+        // fast from the start; later ones on the watcher's own thread.
+        let watcher = rocket::tokio::task::spawn_blocking(move || {
+            watcher.poll();
+            watcher
+        })
+        .await;
+        match watcher.map(Watcher::spawn) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::error!("starting the catalog watcher: {e}"),
+            Err(e) => log::error!("starting the catalog watcher: {e}"),
+        }
+    }
+    Ok(rocket.manage(cache))
 }

@@ -8,6 +8,7 @@
 use diesel::dsl::exists;
 use diesel::prelude::*;
 
+use crate::freshness::ANCHOR_STRIDE;
 use crate::models::{Feature, Photo, Product, Sku, Style};
 use crate::schema::{product, related, styles};
 
@@ -34,18 +35,34 @@ impl Page {
     }
 }
 
-/// One page of products ordered by id. Statements: 1 (0 when the page lies
-/// beyond any possible row).
-pub fn list_products(conn: &mut PgConnection, page: Page) -> QueryResult<Vec<Product>> {
+/// One page of products ordered by id. `anchors[k]` is the id at offset
+/// `k * ANCHOR_STRIDE` (see `freshness`): a deep page starts from the nearest
+/// anchor instead of walking every row before it. Statements: 1 (0 when the
+/// page lies beyond any possible row).
+pub fn list_products(
+    conn: &mut PgConnection,
+    page: Page,
+    anchors: &[i32],
+) -> QueryResult<Vec<Product>> {
     let Some(offset) = page.offset() else {
         return Ok(Vec::new());
     };
-    product::table
+    let query = product::table
         .order(product::id)
         .limit(i64::from(page.count))
-        .offset(offset)
         .select(Product::as_select())
-        .load(conn)
+        .into_boxed();
+    let anchor = usize::try_from(offset / ANCHOR_STRIDE)
+        .ok()
+        .filter(|k| *k > 0)
+        .and_then(|k| anchors.get(k));
+    match anchor {
+        Some(&id) => query
+            .filter(product::id.ge(id))
+            .offset(offset % ANCHOR_STRIDE)
+            .load(conn),
+        None => query.offset(offset).load(conn),
+    }
 }
 
 /// A product and its features, or `None` if there is no such product.

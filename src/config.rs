@@ -4,7 +4,8 @@
 //! - `DATABASE_URL` (required), `DATABASE_POOL_SIZE`, `DATABASE_TIMEOUT`,
 //!   `DATABASE_MIN_IDLE`
 //! - `ROCKET_ADDRESS`, `ROCKET_PORT` (default 3000) and Rocket's other `ROCKET_*`
-//! - `ATELIER_CAMPUS` (default `hr-lax`)
+//! - `ATELIER_CAMPUS` (default `hr-lax`) and the other [`Settings`]
+//! - `DATABASE_NAIVE` (the benchmark's baseline path)
 
 use rocket::figment::providers::{Env, Serialized};
 use rocket::figment::Figment;
@@ -19,17 +20,30 @@ pub const DEFAULT_POOL_SIZE: u32 = 16;
 /// Seconds to wait for a pooled connection before answering 503.
 pub const DEFAULT_POOL_TIMEOUT: u8 = 5;
 
-/// Settings of the service itself (Rocket's and the pool's live in the figment).
+/// Settings of the service itself (Rocket's and the pool's live in the
+/// figment); each can be set as `ATELIER_<NAME>`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Settings {
     /// The `campus` string of every product.
     pub campus: String,
+    /// Whether answers are kept in memory.
+    pub cache_enabled: bool,
+    /// The most memory the cached answers may take, in MiB.
+    pub cache_max_mb: u64,
+    /// How long an answer is kept, and how long clients may keep it.
+    pub cache_ttl_seconds: u64,
+    /// How often the catalog is checked for changes (0: never), in ms.
+    pub catalog_poll_ms: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             campus: "hr-lax".into(),
+            cache_enabled: true,
+            cache_max_mb: 32,
+            cache_ttl_seconds: 60,
+            catalog_poll_ms: 1000,
         }
     }
 }
@@ -57,6 +71,7 @@ pub fn figment(database_url: &str) -> Figment {
     let pool_key = db("pool_size");
     let timeout_key = db("timeout");
     let min_idle_key = db("min_idle");
+    let naive_key = db("naive");
     Figment::from(rocket::Config::default())
         .merge(("port", DEFAULT_PORT))
         .merge(Serialized::defaults(Settings::default()))
@@ -79,5 +94,10 @@ pub fn figment(database_url: &str) -> Figment {
             Env::raw()
                 .only(&["DATABASE_MIN_IDLE"])
                 .map(move |_| min_idle_key.clone().into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_NAIVE"])
+                .map(move |_| naive_key.clone().into()),
         )
 }

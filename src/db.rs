@@ -25,7 +25,7 @@ use rocket_sync_db_pools::{database, Config, PoolResult, Poolable};
 /// The name of the database in Rocket's configuration (`databases.atelier`).
 pub const DATABASE_NAME: &str = "atelier";
 
-/// The pool as a request guard and `conn.run(...)` hand-off.
+/// The naive path: rocket_sync_db_pools' request guard and `conn.run(...)`.
 #[database("atelier")]
 pub struct Db(DbConnection);
 
@@ -121,25 +121,50 @@ impl ManageConnection for DbManager {
     }
 }
 
-/// Pool settings: `databases.atelier.{url,pool_size,timeout}` in Rocket's
-/// figment, and `min_idle`: connections kept open while idle (default: all of
-/// them, so the first requests after start-up find the pool warm).
-pub fn build_pool(
-    config: &Config,
-    min_idle: Option<u32>,
-    statements: StatementCounter,
-) -> r2d2::Pool<DbManager> {
+/// The pool's settings, from `databases.atelier` in Rocket's figment.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub url: String,
+    pub size: u32,
+    pub timeout: Duration,
+    /// Connections kept open while idle (default: all of them, so the first
+    /// requests after start-up find the pool warm).
+    pub min_idle: Option<u32>,
+    /// The naive path: a ping per checkout and rocket_sync_db_pools'
+    /// hand-offs, kept so benchmarks can show what the direct path saves.
+    pub naive: bool,
+}
+
+impl PoolSettings {
+    /// Reads the settings of the pool named `db_name`.
+    pub fn from_rocket(
+        db_name: &str,
+        rocket: &Rocket<Build>,
+    ) -> Result<Self, Box<rocket::figment::Error>> {
+        let config = Config::from(db_name, rocket).map_err(Box::new)?;
+        let figment = Config::figment(db_name, rocket);
+        Ok(PoolSettings {
+            url: config.url,
+            size: config.pool_size,
+            timeout: Duration::from_secs(u64::from(config.timeout)),
+            min_idle: figment.extract_inner::<u32>("min_idle").ok(),
+            naive: figment.extract_inner::<bool>("naive").unwrap_or(false),
+        })
+    }
+}
+
+/// Builds a pool. Connections are opened in the background, not before
+/// start-up: the service starts (and answers 503) while the database is down,
+/// and recovers by itself when it is back.
+pub fn build_pool(settings: &PoolSettings, statements: StatementCounter) -> r2d2::Pool<DbManager> {
     r2d2::Pool::builder()
-        .max_size(config.pool_size)
-        .min_idle(min_idle)
-        .connection_timeout(Duration::from_secs(u64::from(config.timeout)))
-        // Health is tracked by `has_broken`; a ping per checkout would double
-        // the round trips of a one-statement request.
-        .test_on_check_out(false)
-        // Connections are opened in the background, not before start-up: the
-        // service starts (and answers 503) while the database is down, and
-        // recovers by itself when it is back.
-        .build_unchecked(DbManager::new(config.url.clone(), statements))
+        .max_size(settings.size)
+        .min_idle(settings.min_idle)
+        .connection_timeout(settings.timeout)
+        // Health is tracked by `has_broken`; a ping per checkout doubles the
+        // round trips of a one-statement request. The naive path keeps it.
+        .test_on_check_out(settings.naive)
+        .build_unchecked(DbManager::new(settings.url.clone(), statements))
 }
 
 impl Poolable for DbConnection {
@@ -147,14 +172,19 @@ impl Poolable for DbConnection {
     type Error = std::convert::Infallible;
 
     fn pool(db_name: &str, rocket: &Rocket<Build>) -> PoolResult<Self> {
-        let config = Config::from(db_name, rocket)?;
+        let settings = PoolSettings::from_rocket(db_name, rocket).map_err(|e| *e)?;
         let statements = rocket
             .state::<StatementCounter>()
             .cloned()
             .unwrap_or_default();
-        let min_idle = Config::figment(db_name, rocket)
-            .extract_inner::<u32>("min_idle")
-            .ok();
-        Ok(build_pool(&config, min_idle, statements))
+        Ok(build_pool(&settings, statements))
     }
+}
+
+/// The direct path to the database: the pool itself, checked out and used in
+/// one hand-off to a blocking thread.
+#[derive(Clone)]
+pub struct DirectPool {
+    pub pool: r2d2::Pool<DbManager>,
+    pub timeout: Duration,
 }

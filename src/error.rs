@@ -19,7 +19,7 @@ pub struct ErrorBody<'a> {
 }
 
 /// An error a handler answers with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// The request is malformed; the message says how to fix it.
     #[error("{0}")]

@@ -1,11 +1,14 @@
 //! The Atelier Products API: the product catalog of the Project Catwalk front
 //! end, served from PostgreSQL by one Rocket binary.
 
+pub mod api;
 pub mod app;
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod freshness;
 pub mod generate;
 pub mod import;
 pub mod migrations;

@@ -3,14 +3,11 @@
 //! holding all of its queries, and builds the view.
 
 use rocket::http::Status;
-use rocket::request::{FromRequest, Outcome};
-use rocket::{catch, catchers, get, routes, Catcher, Orbit, Request, Rocket, Route, State};
+use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
 
+use crate::api::Api;
+use crate::cache::Answer;
 use crate::catalog::{self, Page};
-use crate::config::Settings;
-use diesel::{PgConnection, QueryResult};
-
-use crate::db::{is_connection_lost, Db};
 use crate::error::{error_response, ApiError, JsonBody};
 use crate::views::{ProductDetailView, ProductView, StylesView};
 
@@ -74,55 +71,6 @@ pub fn parse_page(page: Option<&str>, count: Option<&str>) -> Result<Page, ApiEr
     Ok(Page { page, count })
 }
 
-/// Access to the pool that checks out nothing until asked, so that input is
-/// validated (400) before a connection is held, and a bad request gets its
-/// 400 even while the database is down.
-pub struct Pool<'r>(&'r Rocket<Orbit>);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for Pool<'r> {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        Outcome::Success(Pool(request.rocket()))
-    }
-}
-
-impl Pool<'_> {
-    /// Checks out a pooled connection, or answers 503 after the pool timeout.
-    pub async fn connection(&self) -> Result<Db, ApiError> {
-        Db::get_one(self.0).await.ok_or(ApiError::Unavailable)
-    }
-
-    /// Runs `queries` on one pooled connection (a single hand-off to a
-    /// blocking thread). Every request here only reads, so when the
-    /// connection turns out to be dead (the database restarted, say) the
-    /// queries run again on another one instead of failing the client. Each
-    /// dead connection is discarded on return, so after a restart the pool
-    /// empties itself of them and opens new ones; if the database is really
-    /// gone, opening one fails and the client gets its 503.
-    pub async fn read<T, F>(&self, queries: F) -> Result<T, ApiError>
-    where
-        F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
-        T: Send + 'static,
-    {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let attempt = queries.clone();
-            let outcome = self.connection().await?.run(move |c| attempt(c)).await;
-            match outcome {
-                Err(error) if is_connection_lost(&error) && attempts < MAX_READ_ATTEMPTS => {}
-                other => return Ok(other?),
-            }
-        }
-    }
-}
-
-/// A bound on [`Pool::read`]'s retries, far above any pool size in use, so a
-/// database that keeps dropping connections cannot hold a request forever.
-const MAX_READ_ATTEMPTS: u32 = 256;
-
 fn product_not_found(id: ProductId) -> ApiError {
     ApiError::NotFound(format!("product {} does not exist", id.0))
 }
@@ -132,53 +80,69 @@ fn product_not_found(id: ProductId) -> ApiError {
 pub async fn list_products(
     page: Option<&str>,
     count: Option<&str>,
-    pool: Pool<'_>,
-    settings: &State<Settings>,
-) -> Result<JsonBody, ApiError> {
+    api: Api<'_>,
+) -> Result<Answer, ApiError> {
     let page = parse_page(page, count)?;
-    let rows = pool.read(move |c| catalog::list_products(c, page)).await?;
-    let views: Vec<ProductView> = rows
-        .into_iter()
-        .map(|row| ProductView::new(row, &settings.campus))
-        .collect();
-    JsonBody::of(&views)
+    api.respond(async {
+        let anchors = api.anchors();
+        let rows = api
+            .read(move |c| catalog::list_products(c, page, &anchors))
+            .await?;
+        let views: Vec<ProductView> = rows
+            .into_iter()
+            .map(|row| ProductView::new(row, &api.settings.campus))
+            .collect();
+        JsonBody::of(&views)
+    })
+    .await
 }
 
 /// `GET /products/:id`: one product with its features.
 #[get("/products/<id>")]
-pub async fn get_product(
-    id: &str,
-    pool: Pool<'_>,
-    settings: &State<Settings>,
-) -> Result<JsonBody, ApiError> {
+pub async fn get_product(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
     let id = ProductId::parse(id)?;
-    let found = pool
-        .read(move |c| catalog::find_product(c, id.0))
-        .await?
-        .ok_or_else(|| product_not_found(id))?;
-    JsonBody::of(&ProductDetailView::new(found, &settings.campus))
+    api.respond(async {
+        let found = api
+            .read(move |c| catalog::find_product(c, id.0))
+            .await?
+            .ok_or_else(|| product_not_found(id))?;
+        JsonBody::of(&ProductDetailView::new(found, &api.settings.campus))
+    })
+    .await
 }
 
 /// `GET /products/:id/styles`: a product's styles with photos and skus.
 #[get("/products/<id>/styles")]
-pub async fn get_product_styles(id: &str, pool: Pool<'_>) -> Result<JsonBody, ApiError> {
+pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
     let id = ProductId::parse(id)?;
-    let styles = pool
-        .read(move |c| catalog::find_product_styles(c, id.0))
-        .await?
-        .ok_or_else(|| product_not_found(id))?;
-    JsonBody::of(&StylesView::new(id.0, styles))
+    api.respond(async {
+        let styles = api
+            .read(move |c| catalog::find_product_styles(c, id.0))
+            .await?
+            .ok_or_else(|| product_not_found(id))?;
+        JsonBody::of(&StylesView::new(id.0, styles))
+    })
+    .await
 }
 
 /// `GET /products/:id/related`: the ids of related products.
 #[get("/products/<id>/related")]
-pub async fn get_related_products(id: &str, pool: Pool<'_>) -> Result<JsonBody, ApiError> {
+pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
     let id = ProductId::parse(id)?;
-    let ids = pool
-        .read(move |c| catalog::find_related_product_ids(c, id.0))
-        .await?
-        .ok_or_else(|| product_not_found(id))?;
-    JsonBody::of(&ids)
+    api.respond(async {
+        let ids = api
+            .read(move |c| catalog::find_related_product_ids(c, id.0))
+            .await?
+            .ok_or_else(|| product_not_found(id))?;
+        JsonBody::of(&ids)
+    })
+    .await
+}
+
+/// `GET /health`: a fixed answer that touches nothing, for load balancers.
+#[get("/health")]
+pub fn health() -> JsonBody {
+    JsonBody(br#"{"status":"ok"}"#.to_vec())
 }
 
 /// Every route of the API.
@@ -187,7 +151,8 @@ pub fn api_routes() -> Vec<Route> {
         list_products,
         get_product,
         get_product_styles,
-        get_related_products
+        get_related_products,
+        health
     ]
 }
 

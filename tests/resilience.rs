@@ -35,7 +35,10 @@ async fn unreachable_database_is_503_and_bad_input_still_400() {
     // Port 1 on loopback: nothing listens there.
     let client = common::client_with(
         "postgres://atelier:atelier@127.0.0.1:1/atelier",
-        &[("databases.atelier.timeout", json!(1))],
+        &[
+            ("databases.atelier.timeout", json!(1)),
+            ("cache_enabled", json!(false)),
+        ],
     )
     .await;
     for uri in [
@@ -62,6 +65,7 @@ async fn exhausted_pool_is_503_until_a_connection_is_free() {
         &[
             ("databases.atelier.pool_size", json!(1)),
             ("databases.atelier.timeout", json!(1)),
+            ("cache_enabled", json!(false)),
         ],
     )
     .await;
@@ -80,7 +84,14 @@ async fn exhausted_pool_is_503_until_a_connection_is_free() {
 #[rocket::async_test]
 async fn connections_cut_under_the_service_are_replaced() {
     let db = TestDb::with_fixtures();
-    let client = common::client_with(&db.url, &[("databases.atelier.pool_size", json!(2))]).await;
+    let client = common::client_with(
+        &db.url,
+        &[
+            ("databases.atelier.pool_size", json!(2)),
+            ("cache_enabled", json!(false)),
+        ],
+    )
+    .await;
     let expected = (Status::Ok, json!([3, 1, 3, 2]));
     for _ in 0..3 {
         assert_eq!(get(&client, "/products/1/related").await, expected);

@@ -21,7 +21,7 @@ async fn statements_for(client: &Client, uri: &str, status: Status) -> u64 {
 #[rocket::async_test]
 async fn statements_per_request() {
     let db = TestDb::with_fixtures();
-    let client = common::client(&db).await;
+    let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
     let cases = [
         // Twelve styles, 24 photos, 36 skus: styles, photos, skus.
         ("/products/11/styles", Status::Ok, 3),

@@ -1,0 +1,133 @@
+//! Answers kept in memory as the bytes sent, per URL: bounded in bytes, one
+//! load per key however many requests ask at once, each with a strong `ETag`
+//! (a hash of the body) so clients and proxies can revalidate with
+//! `If-None-Match` and get a 304. Emptied as soon as the catalog changes
+//! (see `freshness`), and in any case after the TTL.
+
+use std::future::Future;
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+
+use crate::config::Settings;
+use crate::error::{json_content_type, ApiError, JsonBody};
+
+/// A response body and its entity tag.
+#[derive(Debug)]
+pub struct CachedBody {
+    pub body: Vec<u8>,
+    /// `"<16 hex digits>"`, quotes included, as the header carries it.
+    pub etag: String,
+}
+
+impl CachedBody {
+    pub fn new(body: Vec<u8>) -> Self {
+        let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+        CachedBody { body, etag }
+    }
+
+    /// Whether an `If-None-Match` header value names this body.
+    pub fn matches(&self, if_none_match: &str) -> bool {
+        if_none_match
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag)
+    }
+}
+
+/// The in-process response cache (or its absence, when disabled).
+pub struct ResponseCache {
+    entries: Option<Cache<String, Arc<CachedBody>>>,
+    max_age: u64,
+}
+
+impl ResponseCache {
+    /// A cache as `settings` describe it.
+    pub fn new(settings: &Settings) -> Self {
+        let entries = settings.cache_enabled.then(|| {
+            Cache::builder()
+                .max_capacity(settings.cache_max_mb * 1024 * 1024)
+                .weigher(|key: &String, value: &Arc<CachedBody>| {
+                    let bytes = key.len() + value.body.len() + value.etag.len() + 96;
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .time_to_live(Duration::from_secs(settings.cache_ttl_seconds))
+                .build()
+        });
+        ResponseCache {
+            entries,
+            max_age: settings.cache_ttl_seconds,
+        }
+    }
+
+    /// The answer for `key`, from the cache or from `load` (run once for all
+    /// the requests waiting on the same key). Errors are not cached.
+    pub async fn get_or_load<F>(&self, key: &str, load: F) -> Result<Arc<CachedBody>, ApiError>
+    where
+        F: Future<Output = Result<JsonBody, ApiError>>,
+    {
+        let load = async { load.await.map(|body| Arc::new(CachedBody::new(body.0))) };
+        match &self.entries {
+            None => load.await,
+            Some(entries) => entries
+                .try_get_with_by_ref(key, load)
+                .await
+                .map_err(|e| (*e).clone()),
+        }
+    }
+
+    /// Forgets every answer (the catalog changed).
+    pub fn clear(&self) {
+        if let Some(entries) = &self.entries {
+            entries.invalidate_all();
+        }
+    }
+
+    /// `Cache-Control` for answers: shared caches may keep them as long as
+    /// this one does.
+    pub fn cache_control(&self) -> String {
+        if self.entries.is_some() {
+            format!("public, max-age={}", self.max_age)
+        } else {
+            "no-cache".into()
+        }
+    }
+}
+
+/// A 200 with a cached body, or a 304 when the client already has it.
+pub struct Answer {
+    pub body: Arc<CachedBody>,
+    pub not_modified: bool,
+    pub cache_control: String,
+}
+
+struct Bytes(Arc<CachedBody>);
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.body
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Answer {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = Response::build();
+        response
+            .header(Header::new("ETag", self.body.etag.clone()))
+            .header(Header::new("Cache-Control", self.cache_control));
+        if self.not_modified {
+            response.status(Status::NotModified);
+        } else {
+            let len = self.body.body.len();
+            response
+                .header(json_content_type())
+                .sized_body(len, Cursor::new(Bytes(self.body)));
+        }
+        response.ok()
+    }
+}

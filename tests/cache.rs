@@ -1,0 +1,282 @@
+//! The response cache: a cached answer is the fresh one, byte for byte;
+//! entity tags and `If-None-Match` give 304s; one load per URL however many
+//! ask at once; errors are never cached; a change to the catalog shows within
+//! one watcher poll; deep pages are right across page anchors.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use atelier::db::StatementCounter;
+use common::TestDb;
+use diesel::prelude::*;
+use rocket::http::{Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::json;
+
+const URIS: [&str; 8] = [
+    "/products",
+    "/products?page=2&count=3",
+    "/products/1",
+    "/products/2",
+    "/products/1/styles",
+    "/products/11/styles",
+    "/products/1/related",
+    "/products/3/related",
+];
+
+fn etag(response: &LocalResponse<'_>) -> String {
+    response.headers().get_one("ETag").unwrap().to_string()
+}
+
+fn statements(client: &Client) -> u64 {
+    client.rocket().state::<StatementCounter>().unwrap().total()
+}
+
+#[rocket::async_test]
+async fn cached_answers_are_the_fresh_ones() {
+    let db = TestDb::with_fixtures();
+    let cached = common::client(&db).await;
+    let fresh = common::client_with(&db.url, &[("cache_enabled", json!(false))]).await;
+    for uri in URIS {
+        // Twice on the cached app: a miss, then a hit.
+        for _ in 0..2 {
+            let a = cached.get(uri).dispatch().await;
+            let b = fresh.get(uri).dispatch().await;
+            assert_eq!(a.status(), Status::Ok);
+            assert_eq!(etag(&a), etag(&b), "{uri}");
+            assert_eq!(
+                a.headers().get_one("Cache-Control"),
+                Some("public, max-age=60")
+            );
+            assert_eq!(b.headers().get_one("Cache-Control"), Some("no-cache"));
+            assert_eq!(a.into_string().await, b.into_string().await, "{uri}");
+        }
+    }
+}
+
+#[rocket::async_test]
+async fn a_hit_runs_no_statement() {
+    let db = TestDb::with_fixtures();
+    let client = common::client(&db).await;
+    let before = statements(&client);
+    client.get("/products/11/styles").dispatch().await;
+    assert_eq!(statements(&client) - before, 3);
+    let before = statements(&client);
+    for _ in 0..5 {
+        assert_eq!(
+            client.get("/products/11/styles").dispatch().await.status(),
+            Status::Ok
+        );
+    }
+    assert_eq!(statements(&client) - before, 0);
+}
+
+#[rocket::async_test]
+async fn if_none_match_gives_304() {
+    let db = TestDb::with_fixtures();
+    for cache in [true, false] {
+        let client = common::client_with(&db.url, &[("cache_enabled", json!(cache))]).await;
+        let response = client.get("/products/1").dispatch().await;
+        let tag = etag(&response);
+        assert!(
+            tag.starts_with('"') && tag.ends_with('"') && tag.len() == 18,
+            "{tag}"
+        );
+        for (header, status) in [
+            (tag.clone(), Status::NotModified),
+            (format!("W/{tag}"), Status::NotModified),
+            (format!("\"0000000000000000\", {tag}"), Status::NotModified),
+            ("*".to_string(), Status::NotModified),
+            ("\"0000000000000000\"".to_string(), Status::Ok),
+        ] {
+            let response = client
+                .get("/products/1")
+                .header(Header::new("If-None-Match", header.clone()))
+                .dispatch()
+                .await;
+            assert_eq!(
+                response.status(),
+                status,
+                "cache {cache}, If-None-Match: {header}"
+            );
+            assert_eq!(etag(&response), tag);
+            let body = response.into_string().await.unwrap_or_default();
+            assert_eq!(body.is_empty(), status == Status::NotModified);
+        }
+    }
+}
+
+#[rocket::async_test]
+async fn a_stampede_loads_once() {
+    let db = TestDb::with_fixtures();
+    let client = common::client(&db).await;
+    let before = statements(&client);
+    let requests = (0..50).map(|_| async {
+        let response = client.get("/products/11/styles").dispatch().await;
+        (response.status(), response.into_string().await)
+    });
+    let answers = rocket::futures::future::join_all(requests).await;
+    assert!(answers
+        .iter()
+        .all(|a| *a == answers[0] && a.0 == Status::Ok));
+    assert_eq!(
+        statements(&client) - before,
+        3,
+        "one load: styles, photos, skus"
+    );
+}
+
+fn insert_product(db: &TestDb, id: i32) {
+    diesel::sql_query(format!(
+        "INSERT INTO product (id, name, slogan, description, category, default_price)
+         VALUES ({id}, 'New', 'New', 'New.', 'Pants', 5)"
+    ))
+    .execute(&mut db.connect())
+    .unwrap();
+}
+
+#[rocket::async_test]
+async fn errors_are_never_cached() {
+    let db = TestDb::with_fixtures();
+    let client = common::client(&db).await;
+    assert_eq!(
+        client.get("/products/50").dispatch().await.status(),
+        Status::NotFound
+    );
+    insert_product(&db, 50);
+    assert_eq!(
+        client.get("/products/50").dispatch().await.status(),
+        Status::Ok
+    );
+}
+
+#[rocket::async_test]
+async fn a_change_to_the_catalog_shows_within_a_poll() {
+    let db = TestDb::with_fixtures();
+    let client = common::client_with(&db.url, &[("catalog_poll_ms", json!(100))]).await;
+    let old = client
+        .get("/products?page=2")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
+    insert_product(&db, 12);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = client
+            .get("/products?page=2")
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .unwrap();
+        if body != old {
+            let ids: Vec<i64> = serde_json::from_str::<serde_json::Value>(&body)
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_i64().unwrap())
+                .collect();
+            assert_eq!(ids, [7, 11, 12]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new product never showed");
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[rocket::async_test]
+async fn deep_pages_are_right_across_anchors() {
+    let db = TestDb::migrated();
+    // 2,600 products with gaps in their ids: anchors at offsets 0, 1000, 2000.
+    let ids: Vec<i32> = (0..2_600).map(|i| 3 * i + 1 + i / 500).collect();
+    let values: Vec<String> = ids
+        .iter()
+        .map(|id| format!("({id}, 'P{id}', 'S', 'D.', 'Pants', 1)"))
+        .collect();
+    diesel::sql_query(format!(
+        "INSERT INTO product (id, name, slogan, description, category, default_price) VALUES {}",
+        values.join(",")
+    ))
+    .execute(&mut db.connect())
+    .unwrap();
+    let client = common::client_with(&db.url, &[("cache_enabled", json!(false))]).await;
+    for (page, count) in [
+        (1, 7),
+        (142, 7),
+        (143, 7),
+        (144, 7),
+        (286, 7),
+        (287, 7),
+        (371, 7),
+        (372, 7),
+        (373, 7),
+        (2, 1000),
+        (3, 1000),
+        (4, 1000),
+        (1000, 1),
+        (1001, 1),
+        (1002, 1),
+        (2600, 1),
+        (2601, 1),
+        (100, 13),
+        (200, 13),
+    ] {
+        let start = ((page - 1) * count).min(ids.len());
+        let end = (page * count).min(ids.len());
+        let expected = &ids[start..end];
+        let before = statements(&client);
+        let body = client
+            .get(format!("/products?page={page}&count={count}"))
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .unwrap();
+        assert_eq!(statements(&client) - before, 1);
+        let got: Vec<i32> = serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_i64().unwrap() as i32)
+            .collect();
+        assert_eq!(got, expected, "page {page}, count {count}");
+    }
+}
+
+#[rocket::async_test]
+async fn health_touches_nothing() {
+    let client = common::client_with(
+        "postgres://atelier:atelier@127.0.0.1:1/atelier",
+        &[("catalog_poll_ms", json!(0))],
+    )
+    .await;
+    let response = client.get("/health").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.into_string().await.unwrap(), r#"{"status":"ok"}"#);
+}
+
+#[rocket::async_test]
+async fn the_naive_path_answers_the_same() {
+    let db = TestDb::with_fixtures();
+    let direct = common::client_with(&db.url, &[("cache_enabled", json!(false))]).await;
+    let naive = common::client_with(
+        &db.url,
+        &[
+            ("cache_enabled", json!(false)),
+            ("databases.atelier.naive", json!(true)),
+        ],
+    )
+    .await;
+    for uri in URIS.iter().chain(&["/products/42", "/products/abc"]) {
+        let a = direct.get(*uri).dispatch().await;
+        let b = naive.get(*uri).dispatch().await;
+        assert_eq!(a.status(), b.status(), "{uri}");
+        assert_eq!(a.into_string().await, b.into_string().await, "{uri}");
+    }
+}
