@@ -60,38 +60,42 @@ impl<'r> FromRequest<'r> for Api<'r> {
 }
 
 impl Api<'_> {
-    /// Runs `queries` on one pooled connection, in a single hand-off to a
-    /// blocking thread. Every request here only reads, so when the connection
-    /// turns out to be dead (the database restarted, say) the queries run
-    /// again on another one instead of failing the client. A dead connection
-    /// is discarded on return, so after a restart the pool empties itself of
-    /// them; if the database is really gone, the client gets its 503.
+    /// Runs `queries` on one pooled connection. Every request here only
+    /// reads, so when the connection turns out to be dead (the database
+    /// restarted, say) the queries run again on another one instead of failing
+    /// the client. A dead connection is discarded on return, so after a
+    /// restart the pool empties itself of them; if the database is really
+    /// gone, the client gets its 503.
+    ///
+    /// The direct path runs the queries on the request's own worker thread,
+    /// with no hand-off at all: an async semaphore with one permit per pooled
+    /// connection is taken first, so a worker only ever blocks for the round
+    /// trips of a checked-out connection, never waiting for one, and the
+    /// workers beyond the pool size stay free for cache hits. There are more
+    /// workers than connections (see `config::workers`).
     pub async fn read<T, F>(&self, queries: F) -> Result<T, ApiError>
     where
         F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
         T: Send + 'static,
     {
-        match self.direct {
-            Some(direct) => {
-                let direct = direct.clone();
-                rocket::tokio::task::spawn_blocking(move || {
-                    for _ in 1..MAX_READ_ATTEMPTS {
-                        let mut conn = direct
-                            .pool
-                            .get_timeout(direct.timeout)
-                            .map_err(|_| ApiError::Unavailable)?;
-                        match queries(&mut conn) {
-                            Err(error) if is_connection_lost(&error) => continue,
-                            other => return Ok(other?),
-                        }
-                    }
-                    Err(ApiError::Unavailable)
-                })
-                .await
-                .map_err(|e| ApiError::Internal(format!("database task failed: {e}")))?
+        let Some(direct) = self.direct else {
+            return self.read_naive(queries).await;
+        };
+        let _permit = rocket::tokio::time::timeout(direct.timeout, direct.permits.acquire())
+            .await
+            .map_err(|_| ApiError::Unavailable)?
+            .map_err(|_| ApiError::Unavailable)?;
+        for _ in 1..MAX_READ_ATTEMPTS {
+            let mut conn = direct
+                .pool
+                .get_timeout(direct.timeout)
+                .map_err(|_| ApiError::Unavailable)?;
+            match queries(&mut conn) {
+                Err(error) if is_connection_lost(&error) => continue,
+                other => return Ok(other?),
             }
-            None => self.read_naive(queries).await,
         }
+        Err(ApiError::Unavailable)
     }
 
     /// The naive path: rocket_sync_db_pools' checkout, then its `run`.

@@ -46,6 +46,7 @@ async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
     let direct = DirectPool {
         pool: build_pool(&settings, statements),
         timeout: settings.timeout,
+        permits: rocket::tokio::sync::Semaphore::new(settings.size as usize),
     };
     Ok(rocket.manage(direct))
 }

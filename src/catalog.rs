@@ -47,42 +47,48 @@ pub fn list_products(
     let Some(offset) = page.offset() else {
         return Ok(Vec::new());
     };
-    let query = product::table
-        .order(product::id)
-        .limit(i64::from(page.count))
-        .select(Product::as_select())
-        .into_boxed();
     let anchor = usize::try_from(offset / ANCHOR_STRIDE)
         .ok()
         .filter(|k| *k > 0)
         .and_then(|k| anchors.get(k));
+    // Two fixed query shapes rather than a boxed one: Diesel caches the
+    // prepared statement of a fixed shape, never of a boxed query.
     match anchor {
-        Some(&id) => query
+        Some(&id) => product::table
             .filter(product::id.ge(id))
+            .order(product::id)
+            .limit(i64::from(page.count))
             .offset(offset % ANCHOR_STRIDE)
+            .select(Product::as_select())
             .load(conn),
-        None => query.offset(offset).load(conn),
+        None => product::table
+            .order(product::id)
+            .limit(i64::from(page.count))
+            .offset(offset)
+            .select(Product::as_select())
+            .load(conn),
     }
 }
 
 /// A product and its features, or `None` if there is no such product.
-/// Statements: 2 (1 when the product does not exist).
+/// Statements: 1 (the features come joined to the product row).
 pub fn find_product(conn: &mut PgConnection, id: i32) -> QueryResult<Option<ProductWithFeatures>> {
     use crate::schema::features;
 
-    let Some(found) = product::table
-        .find(id)
-        .select(Product::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let features = Feature::belonging_to(&found)
+    let rows: Vec<(Product, Option<Feature>)> = product::table
+        .left_join(features::table)
+        .filter(product::id.eq(id))
         .order(features::id)
-        .select(Feature::as_select())
+        .select((Product::as_select(), Option::<Feature>::as_select()))
         .load(conn)?;
-    Ok(Some((found, features)))
+    let mut rows = rows.into_iter();
+    Ok(rows.next().map(|(found, first)| {
+        let features = first
+            .into_iter()
+            .chain(rows.filter_map(|(_, f)| f))
+            .collect();
+        (found, features)
+    }))
 }
 
 /// The styles of a product with their photos and skus, or `None` if there is

@@ -16,7 +16,7 @@ use crate::db::DATABASE_NAME;
 /// The port the live Atelier API's clients expect.
 pub const DEFAULT_PORT: u16 = 3000;
 /// Connections in the pool unless `DATABASE_POOL_SIZE` says otherwise.
-pub const DEFAULT_POOL_SIZE: u32 = 16;
+pub const DEFAULT_POOL_SIZE: u32 = 8;
 /// Seconds to wait for a pooled connection before answering 503.
 pub const DEFAULT_POOL_TIMEOUT: u8 = 5;
 
@@ -46,6 +46,21 @@ impl Default for Settings {
             catalog_poll_ms: 1000,
         }
     }
+}
+
+/// Async worker threads unless `ROCKET_WORKERS` says otherwise: twice the
+/// pool size, since up to a pool's worth of workers may be blocked in
+/// database round trips (see `api::Api::read`) while the rest serve cache
+/// hits and I/O. Chosen by measurement (README, "Speed").
+pub fn workers() -> usize {
+    let pool_size = std::env::var("DATABASE_POOL_SIZE")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(DEFAULT_POOL_SIZE as usize);
+    std::env::var("ROCKET_WORKERS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(2 * pool_size)
 }
 
 /// Loads `.env` if there is one; variables already set win.

@@ -165,7 +165,16 @@ fn migrate() -> anyhow::Result<String> {
 
 fn serve() -> anyhow::Result<()> {
     let url = migrate()?;
-    rocket::execute(app::build(config::figment(&url)).launch())
+    let workers = config::workers();
+    let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("rocket-worker-thread")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let figment = config::figment(&url).merge(("workers", workers));
+    runtime
+        .block_on(app::build(figment).launch())
         .map(|_| ())
         .context("serving the API")
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use atelier::db::Db;
+use atelier::db::DirectPool;
 use common::TestDb;
 use diesel::prelude::*;
 use rocket::http::Status;
@@ -69,7 +69,11 @@ async fn exhausted_pool_is_503_until_a_connection_is_free() {
         ],
     )
     .await;
-    let held = Db::get_one(client.rocket()).await.unwrap();
+    let pool = client.rocket().state::<DirectPool>().unwrap();
+    let held = (
+        pool.permits.acquire().await.unwrap(),
+        pool.pool.get().unwrap(),
+    );
     assert_eq!(
         get(&client, "/products/1/related").await,
         (Status::ServiceUnavailable, unavailable())
