@@ -92,29 +92,38 @@ pub fn find_product(conn: &mut PgConnection, id: i32) -> QueryResult<Option<Prod
 }
 
 /// The styles of a product with their photos and skus, or `None` if there is
-/// no such product. Statements: 3 when the product has styles (styles, photos,
-/// skus), 2 when it has none (styles, existence check).
+/// no such product. Statements: 2 whatever the number of styles, photos and
+/// skus: the styles with their photos joined (in style, then photo id order),
+/// then the skus of all of them (`belonging_to` + `grouped_by`). A product
+/// without styles takes the same two: the join, then the existence check.
 pub fn find_product_styles(
     conn: &mut PgConnection,
     product_id: i32,
 ) -> QueryResult<Option<Vec<StyleWithChildren>>> {
     use crate::schema::{photos, skus};
 
-    let found: Vec<Style> = styles::table
+    let rows: Vec<(Style, Option<Photo>)> = styles::table
+        .left_join(photos::table)
         .filter(styles::product_id.eq(product_id))
-        .order(styles::id)
-        .select(Style::as_select())
+        .order((styles::id, photos::id))
+        .select((Style::as_select(), Option::<Photo>::as_select()))
         .load(conn)?;
-    if found.is_empty() {
+    if rows.is_empty() {
         // A style row proves its product exists (foreign key); no style row
         // proves nothing, so only then is the product itself looked up.
         return Ok(product_exists(conn, product_id)?.then(Vec::new));
     }
-    let photos = Photo::belonging_to(&found)
-        .order(photos::id)
-        .select(Photo::as_select())
-        .load(conn)?
-        .grouped_by(&found);
+    let mut found: Vec<Style> = Vec::new();
+    let mut photos: Vec<Vec<Photo>> = Vec::new();
+    for (style, photo) in rows {
+        if found.last().map(|s| s.id) != Some(style.id) {
+            found.push(style);
+            photos.push(Vec::new());
+        }
+        if let (Some(photo), Some(group)) = (photo, photos.last_mut()) {
+            group.push(photo);
+        }
+    }
     let skus = Sku::belonging_to(&found)
         .order(skus::id)
         .select(Sku::as_select())

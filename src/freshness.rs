@@ -5,11 +5,11 @@
 //! counters. When it changes, the response cache is emptied and the page
 //! anchors are rebuilt, so answers are at most one poll interval stale.
 //!
-//! Page anchors make deep pages cheap: the id of every 1000th product, so
+//! Page anchors make deep pages cheap: the id of every 100th product, so
 //! `?page=200000&count=5` starts from an index seek to the nearest anchor and
-//! skips at most 999 rows instead of a million.
+//! skips at most 99 rows instead of a million.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -19,7 +19,7 @@ use diesel::PgConnection;
 use crate::cache::ResponseCache;
 
 /// Products between two page anchors.
-pub const ANCHOR_STRIDE: i64 = 1000;
+pub const ANCHOR_STRIDE: i64 = 100;
 
 /// The id of every `ANCHOR_STRIDE`th product in id order: `ids[k]` is the id
 /// at offset `k * ANCHOR_STRIDE`.
@@ -85,12 +85,13 @@ fn catalog_version(conn: &mut PgConnection) -> QueryResult<String> {
 }
 
 /// Polls the catalog version every `interval` and, when it changes, clears
-/// `cache` and reloads `anchors`.
+/// `cache` and reloads `anchors`. It holds them weakly: when the application
+/// is gone, the watcher stops.
 pub struct Watcher {
     url: String,
     interval: Duration,
-    cache: Arc<ResponseCache>,
-    anchors: Arc<PageAnchors>,
+    cache: Weak<ResponseCache>,
+    anchors: Weak<PageAnchors>,
     conn: Option<PgConnection>,
     version: Option<String>,
 }
@@ -99,37 +100,41 @@ impl Watcher {
     pub fn new(
         url: String,
         interval: Duration,
-        cache: Arc<ResponseCache>,
-        anchors: Arc<PageAnchors>,
+        cache: &Arc<ResponseCache>,
+        anchors: &Arc<PageAnchors>,
     ) -> Self {
         Watcher {
             url,
             interval,
-            cache,
-            anchors,
+            cache: Arc::downgrade(cache),
+            anchors: Arc::downgrade(anchors),
             conn: None,
             version: None,
         }
     }
 
     /// One poll: connects if needed, compares versions, refreshes on change.
-    pub fn poll(&mut self) {
+    /// `false` once the application it serves is gone.
+    pub fn poll(&mut self) -> bool {
+        let (Some(cache), Some(anchors)) = (self.cache.upgrade(), self.anchors.upgrade()) else {
+            return false;
+        };
         if self.conn.is_none() {
             match PgConnection::establish(&self.url) {
                 Ok(conn) => self.conn = Some(conn),
                 Err(e) => {
                     log::debug!("catalog watcher: {e}");
-                    return;
+                    return true;
                 }
             }
         }
         let Some(conn) = self.conn.as_mut() else {
-            return;
+            return true;
         };
         let outcome = catalog_version(conn).and_then(|version| {
             if self.version.as_ref() != Some(&version) {
-                self.cache.clear();
-                self.anchors.reload(conn)?;
+                cache.clear();
+                anchors.reload(conn)?;
                 self.version = Some(version);
             }
             Ok(())
@@ -140,15 +145,18 @@ impl Watcher {
             self.conn = None;
             self.version = None;
         }
+        true
     }
 
-    /// Polls forever on a thread of its own.
+    /// Polls on a thread of its own until the application is gone.
     pub fn spawn(mut self) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("catalog-watcher".into())
             .spawn(move || loop {
                 std::thread::sleep(self.interval);
-                self.poll();
+                if !self.poll() {
+                    break;
+                }
             })
             .map(|_| ())
     }

@@ -62,7 +62,7 @@ async fn a_hit_runs_no_statement() {
     let client = common::client(&db).await;
     let before = statements(&client);
     client.get("/products/11/styles").dispatch().await;
-    assert_eq!(statements(&client) - before, 3);
+    assert_eq!(statements(&client) - before, 2);
     let before = statements(&client);
     for _ in 0..5 {
         assert_eq!(
@@ -123,8 +123,8 @@ async fn a_stampede_loads_once() {
         .all(|a| *a == answers[0] && a.0 == Status::Ok));
     assert_eq!(
         statements(&client) - before,
-        3,
-        "one load: styles, photos, skus"
+        2,
+        "one load: styles with photos, skus"
     );
 }
 
@@ -192,7 +192,7 @@ async fn a_change_to_the_catalog_shows_within_a_poll() {
 #[rocket::async_test]
 async fn deep_pages_are_right_across_anchors() {
     let db = TestDb::migrated();
-    // 2,600 products with gaps in their ids: anchors at offsets 0, 1000, 2000.
+    // 2,600 products with gaps in their ids: an anchor every 100 offsets.
     let ids: Vec<i32> = (0..2_600).map(|i| 3 * i + 1 + i / 500).collect();
     let values: Vec<String> = ids
         .iter()
@@ -207,6 +207,11 @@ async fn deep_pages_are_right_across_anchors() {
     let client = common::client_with(&db.url, &[("cache_enabled", json!(false))]).await;
     for (page, count) in [
         (1, 7),
+        (14, 7),
+        (15, 7),
+        (29, 7),
+        (101, 1),
+        (100, 1),
         (142, 7),
         (143, 7),
         (144, 7),

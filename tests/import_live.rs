@@ -139,7 +139,8 @@ fn an_import_killed_at_any_phase_changes_nothing() {
 async fn the_api_answers_throughout_an_import() {
     let db = TestDb::migrated();
     import::run(&db.url, &options(&defects_dir())).unwrap();
-    let client = common::client(&db).await;
+    let client =
+        common::client_with(&db.url, &[("catalog_poll_ms", serde_json::json!(1000))]).await;
     let old = client
         .get("/products/1/styles")
         .dispatch()

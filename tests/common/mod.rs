@@ -92,12 +92,13 @@ impl Drop for TestDb {
 /// The real application on `database_url`, with `overrides` (figment key,
 /// value) on top of the defaults.
 pub async fn client_with(database_url: &str, overrides: &[(&str, serde_json::Value)]) -> Client {
-    // Connections are opened on demand only: a test process that exits while
-    // the pool is still opening connections in the background can crash in
-    // OpenSSL's exit handlers.
+    // Nothing connects in the background (connections on demand, no catalog
+    // watcher unless a test asks): a test process that exits while a thread
+    // is still connecting can crash in OpenSSL's exit handlers.
     let mut figment = config::figment(database_url)
         .merge(("log_level", "critical"))
-        .merge(("databases.atelier.min_idle", 0));
+        .merge(("databases.atelier.min_idle", 0))
+        .merge(("catalog_poll_ms", 0));
     for (key, value) in overrides {
         figment = figment.merge((*key, value.clone()));
     }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Speed ratios, each measured in this one run on the same full-scale dataset
+# (machines here are shared and noisy; ratios within one run are what hold):
+#   (i)   cached-hit RPS / GET /health RPS
+#   (ii)  uncached random-id /products/:id RPS / pgbench -S TPS (same transport),
+#         and / the naive path's RPS (rocket_sync_db_pools with a checkout ping)
+#   (iii) uncached /styles RPS / uncached /products/:id RPS
+#   (iv)  p50 of /products?page=200000&count=5 / p50 of page=1
+# and the server's peak RSS.
+#
+#   scripts/bench.sh                 DURATION=10s CONNECTIONS=32 to change
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/load.sh
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+LOGDIR=$(mktemp -d /tmp/atelier-bench.XXXXXX)
+
+ensure_database
+ensure_oha
+build_release
+ensure_full_dataset
+write_url_lists
+trap stop_server EXIT
+
+rps() { oha_json "$LOGDIR/run.json" -c "$CONNECTIONS" -z "$DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $1}'; }
+p50() { oha_json "$LOGDIR/run.json" -c 1 -z "$DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $2}'; }
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+
+echo "==> pgbench -S (primary-key select), TCP"
+export PGPASSWORD=${PGPASSWORD:-atelier}
+pg_host=$(python3 -c "import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p.hostname, p.port or 5432, p.username)" "$DATABASE_URL")
+read -r host port user <<< "$pg_host"
+if ! psql "$DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'atelier_pgbench'" | grep -q 1; then
+  psql "$DATABASE_URL" -qc "CREATE DATABASE atelier_pgbench"
+  pgbench -q -i -s 10 -h "$host" -p "$port" -U "$user" atelier_pgbench 2>/dev/null
+fi
+pgbench_tps=$(pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$host" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
+  | awk '/^tps/ {printf "%.0f", $3}')
+
+echo "==> cache on"
+start_server cached DATABASE_URL="$DATABASE_URL"
+health=$(rps "$BASE/health")
+rps "$BASE/products/1" > /dev/null   # fill
+cached=$(rps --urls-from-file "$URLS/original8.txt")
+cached_rss=$(server_peak_rss_mb)
+
+echo "==> cache off"
+start_server uncached DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false
+rps --urls-from-file "$URLS/uniform-mixed.txt" > /dev/null   # warm PostgreSQL's buffers
+product=$(rps --urls-from-file "$URLS/uniform-product.txt")
+styles=$(rps --urls-from-file "$URLS/uniform-styles.txt")
+page1=$(p50 "$BASE/products?page=1&count=5")
+deep=$(p50 "$BASE/products?page=200000&count=5")
+uncached_rss=$(server_peak_rss_mb)
+
+echo "==> naive path (rocket_sync_db_pools, ping per checkout), cache off"
+start_server naive DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false DATABASE_NAIVE=true
+naive=$(rps --urls-from-file "$URLS/uniform-product.txt")
+stop_server
+
+cat <<REPORT
+
+commit $(git rev-parse --short HEAD), $(nproc) cores, load generator on the same machine
+(i)   cached hits (8 URLs)       $cached RPS / /health $health RPS            = $(ratio "$cached" "$health")   (target >= 0.8)
+(ii)  uncached /products/:id     $product RPS / pgbench -S $pgbench_tps TPS (TCP)     = $(ratio "$product" "$pgbench_tps")   (target >= 0.4)
+      uncached /products/:id     $product RPS / naive path $naive RPS           = $(ratio "$product" "$naive")
+(iii) uncached /styles           $styles RPS / /products/:id $product RPS       = $(ratio "$styles" "$product")   (target >= 0.5)
+(iv)  p50 page=200000            $deep ms / page=1 $page1 ms                   = $(ratio "$deep" "$page1")   (target <= 2)
+server peak RSS: $cached_rss MB with the cache on, $uncached_rss MB with it off (target <= 150)
+REPORT
+rm -rf "$LOGDIR"
