@@ -75,10 +75,15 @@ PY
 start_server() {
   local name=$1; shift
   stop_server
+  if curl -sf "$BASE/health" >/dev/null; then
+    echo "something already answers on port $PORT: stop it or set LOADTEST_PORT" >&2
+    exit 1
+  fi
   env ROCKET_LOG_LEVEL=critical ROCKET_PORT="$PORT" "$@" "$BIN" serve > "${LOGDIR:-/tmp}/server-$name.log" 2>&1 &
   SERVER_PID=$!
   SERVER_SETTINGS="$*"
   for _ in $(seq 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
     curl -sf "$BASE/health" >/dev/null && return
     sleep 0.2
   done
