@@ -20,7 +20,9 @@ use crate::error::{json_content_type, ApiError, JsonBody};
 /// A response body and its entity tag.
 #[derive(Debug)]
 pub struct CachedBody {
-    pub body: Vec<u8>,
+    /// Exactly as long as the body: a serializer's growing buffer can hold
+    /// twice that, which would go unaccounted in the cache's byte budget.
+    pub body: Box<[u8]>,
     /// `"<16 hex digits>"`, quotes included, as the header carries it.
     pub etag: String,
 }
@@ -28,7 +30,10 @@ pub struct CachedBody {
 impl CachedBody {
     pub fn new(body: Vec<u8>) -> Self {
         let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
-        CachedBody { body, etag }
+        CachedBody {
+            body: body.into_boxed_slice(),
+            etag,
+        }
     }
 
     /// Whether an `If-None-Match` header value names this body.

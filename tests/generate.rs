@@ -8,21 +8,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use atelier::generate::{generate, GenerateOptions};
 use atelier::import::tables::Table;
 use atelier::import::{self, ImportOptions, ProgressMode};
-use common::{Scratch, TestDb};
+use common::{generated_dump, TestDb};
 use rocket::http::Status;
 use serde_json::{json, Value};
-
-fn write_dump(dir: &Path, products: u32, seed: u64) {
-    generate(&GenerateOptions {
-        products,
-        out: dir.to_path_buf(),
-        seed,
-    })
-    .unwrap();
-}
 
 fn read(dir: &Path, table: Table) -> String {
     std::fs::read_to_string(dir.join(table.file_name())).unwrap()
@@ -40,12 +30,9 @@ fn field(line: &str, i: usize) -> &str {
 
 #[test]
 fn the_same_seed_writes_the_same_bytes() {
-    let a = Scratch::new("seed-a");
-    let b = Scratch::new("seed-b");
-    let c = Scratch::new("seed-c");
-    write_dump(&a.0, 2_000, 5);
-    write_dump(&b.0, 2_000, 5);
-    write_dump(&c.0, 2_000, 6);
+    let a = generated_dump("seed-a", 2_000, 5);
+    let b = generated_dump("seed-b", 2_000, 5);
+    let c = generated_dump("seed-c", 2_000, 6);
     for table in Table::LOAD_ORDER {
         assert_eq!(
             read(&a.0, table),
@@ -64,8 +51,7 @@ fn the_same_seed_writes_the_same_bytes() {
 
 #[test]
 fn files_have_the_real_headers_and_no_final_newline() {
-    let dir = Scratch::new("format");
-    write_dump(&dir.0, 500, 1);
+    let dir = generated_dump("format", 500, 1);
     let headers = [
         (
             Table::Product,
@@ -108,8 +94,7 @@ fn assert_near(name: &str, got: f64, target: f64) {
 
 #[test]
 fn proportions_are_the_real_dumps() {
-    let dir = Scratch::new("proportions");
-    write_dump(&dir.0, 10_000, 2);
+    let dir = generated_dump("proportions", 10_000, 2);
     let count = |t| lines(&read(&dir.0, t)).len();
     let (products, styles) = (count(Table::Product), count(Table::Styles));
     assert_eq!(products, 10_000);
@@ -135,8 +120,7 @@ fn proportions_are_the_real_dumps() {
 #[test]
 fn every_defect_class_of_the_real_dump_is_present() {
     let products = 100_000;
-    let dir = Scratch::new("defects");
-    write_dump(&dir.0, products, 3);
+    let dir = generated_dump("defects", products, 3);
 
     let photos = read(&dir.0, Table::Photos);
     let photo_lines = lines(&photos);
@@ -372,8 +356,7 @@ impl Oracle {
 #[rocket::async_test]
 async fn a_generated_dump_is_imported_and_served_as_its_csv_says() {
     let products = 3_000;
-    let dump = Scratch::new("end-to-end");
-    write_dump(&dump.0, products, 11);
+    let dump = generated_dump("end-to-end", products, 11);
     let db = TestDb::migrated();
     let report = import::run(
         &db.url,

@@ -10,9 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use atelier::generate::{generate, GenerateOptions};
 use atelier::import::{self, ImportOptions, ProgressMode};
-use common::{defects_dir, Scratch, TestDb};
+use common::{defects_dir, TestDb};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use rocket::http::Status;
@@ -78,13 +77,7 @@ fn an_import_killed_at_any_phase_changes_nothing() {
     let mut conn = db.connect();
     let before = fingerprint(&mut conn);
 
-    let dump = Scratch::new("kill");
-    generate(&GenerateOptions {
-        products: 20_000,
-        out: dump.0.clone(),
-        seed: 4,
-    })
-    .unwrap();
+    let dump = common::generated_dump("kill", 20_000, 4);
     for phase in [
         "loading product.csv",
         "loading styles.csv",
@@ -149,13 +142,7 @@ async fn the_api_answers_throughout_an_import() {
         .await
         .unwrap();
 
-    let dump = Scratch::new("live");
-    generate(&GenerateOptions {
-        products: 20_000,
-        out: dump.0.clone(),
-        seed: 9,
-    })
-    .unwrap();
+    let dump = common::generated_dump("live", 20_000, 9);
     let url = db.url.clone();
     let dir = dump.0.clone();
     let importer = std::thread::spawn(move || import::run(&url, &options(&dir)).map(|_| ()));

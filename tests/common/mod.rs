@@ -182,3 +182,15 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A generated dump of `products` products in a scratch directory.
+pub fn generated_dump(name: &str, products: u32, seed: u64) -> Scratch {
+    let scratch = Scratch::new(name);
+    atelier::generate::generate(&atelier::generate::GenerateOptions {
+        products,
+        out: scratch.0.clone(),
+        seed,
+    })
+    .expect("generating a dump");
+    scratch
+}
