@@ -4,11 +4,13 @@
 #   (i)   cached-hit RPS / GET /health RPS
 #   (ii)  uncached random-id /products/:id RPS / pgbench -S TPS (same transport),
 #         and / the naive path's RPS (rocket_sync_db_pools with a checkout ping)
+#         and the same over the Unix socket
 #   (iii) uncached /styles RPS / uncached /products/:id RPS
 #   (iv)  p50 of /products?page=200000&count=5 / p50 of page=1
 # and the server's peak RSS.
 #
 #   scripts/bench.sh                 DURATION=10s CONNECTIONS=32 to change
+# (BENCH_EXTERNAL_DB=1 skips the Unix-socket figures, which need the local cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/load.sh
@@ -55,6 +57,18 @@ page1=$(p50 "$BASE/products?page=1&count=5")
 deep=$(p50 "$BASE/products?page=200000&count=5")
 uncached_rss=$(server_peak_rss_mb)
 
+socket_tps=; socket_product=
+if [ -z "${BENCH_EXTERNAL_DB:-}" ]; then
+  echo "==> the same over the Unix socket (a co-located deployment)"
+  socket_url=$(socket_database_url)
+  socket_dir=$(python3 -c "import sys, urllib.parse as u; print(u.unquote(u.urlparse(sys.argv[1]).hostname))" "$socket_url")
+  socket_tps=$(pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$socket_dir" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
+    | awk '/^tps/ {printf "%.0f", $3}')
+  start_server socket DATABASE_URL="$socket_url" ATELIER_CACHE_ENABLED=false
+  rps --urls-from-file "$URLS/uniform-product.txt" > /dev/null
+  socket_product=$(rps --urls-from-file "$URLS/uniform-product.txt")
+fi
+
 echo "==> naive path (rocket_sync_db_pools, ping per checkout), cache off"
 start_server naive DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false DATABASE_NAIVE=true
 naive=$(rps --urls-from-file "$URLS/uniform-product.txt")
@@ -66,6 +80,7 @@ commit $(git rev-parse --short HEAD), $(nproc) cores, load generator on the same
 (i)   cached hits (8 URLs)       $cached RPS / /health $health RPS            = $(ratio "$cached" "$health")   (target >= 0.8)
 (ii)  uncached /products/:id     $product RPS / pgbench -S $pgbench_tps TPS (TCP)     = $(ratio "$product" "$pgbench_tps")   (target >= 0.4)
       uncached /products/:id     $product RPS / naive path $naive RPS           = $(ratio "$product" "$naive")
+      over the Unix socket       ${socket_product:-n/a} RPS / pgbench -S ${socket_tps:-n/a} TPS (socket)  = $([ -n "$socket_tps" ] && ratio "$socket_product" "$socket_tps" || echo n/a)
 (iii) uncached /styles           $styles RPS / /products/:id $product RPS       = $(ratio "$styles" "$product")   (target >= 0.5)
 (iv)  p50 page=200000            $deep ms / page=1 $page1 ms                   = $(ratio "$deep" "$page1")   (target <= 2)
 server peak RSS: $cached_rss MB with the cache on, $uncached_rss MB with it off (target <= 150)

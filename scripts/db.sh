@@ -72,3 +72,19 @@ ensure_database() {
   export DATABASE_URL="postgres://atelier:atelier@127.0.0.1:${port}/atelier"
   echo "==> database: $DATABASE_URL"
 }
+
+# Lets the role `atelier` log in with its password over the local cluster's
+# Unix socket too (Debian's default there is peer authentication only), so a
+# co-located server can use the socket; prints the socket URL. Only for the
+# cluster these scripts manage.
+socket_database_url() {
+  local port hba dir
+  port=$(python3 -c "import sys, urllib.parse as u; print(u.urlparse(sys.argv[1]).port or 5432)" "$DATABASE_URL")
+  hba=$(as_postgres psql -p "$port" -tAc "SHOW hba_file")
+  dir=$(as_postgres psql -p "$port" -tAc "SHOW unix_socket_directories" | cut -d, -f1)
+  if ! as_root grep -q "^local all atelier scram-sha-256" "$hba"; then
+    as_root sed -i '0,/^local/s//local all atelier scram-sha-256\n&/' "$hba"
+    as_postgres psql -p "$port" -qtAc "SELECT pg_reload_conf()" >/dev/null
+  fi
+  echo "postgresql://atelier:atelier@$(python3 -c "import sys, urllib.parse as u; print(u.quote(sys.argv[1], safe=''))" "$dir"):$port/atelier"
+}

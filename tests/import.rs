@@ -376,3 +376,32 @@ fn too_many_rejects_abort_after_loading_and_change_nothing() {
     assert_eq!(schema_signature(&mut conn, "public"), signature);
     assert!(!schema_exists(&mut conn, import::STAGING_SCHEMA));
 }
+
+#[derive(QueryableByName)]
+struct Pages {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pages: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    visible: i32,
+}
+
+#[test]
+fn imported_pages_are_all_visible() {
+    // Loaded with COPY FREEZE: no first read has to dirty a page to set hint
+    // bits, and index-only scans work at once.
+    let db = TestDb::migrated();
+    let dump = common::generated_dump("frozen", 2_000, 8);
+    import_dir(&db, &dump.0, &dump.0.join("rejects.csv")).unwrap();
+    let mut conn = db.connect();
+    for table in Table::LOAD_ORDER {
+        let pages: Pages = diesel::sql_query(format!(
+            "SELECT relpages AS pages, relallvisible AS visible FROM pg_class
+              WHERE oid = 'public.{}'::regclass",
+            table.table_name()
+        ))
+        .get_result(&mut conn)
+        .unwrap();
+        assert!(pages.pages > 0, "{}", table.table_name());
+        assert_eq!(pages.visible, pages.pages, "{}", table.table_name());
+    }
+}

@@ -329,12 +329,20 @@ fn load_file(
         *report = Some(stream_file(file, loaded, rejects, progress, copy)?);
         Ok(())
     };
+    // FREEZE writes the rows frozen and their pages all-visible, so the first
+    // reads after the swap do not each dirty a page setting hint bits, and
+    // index-only scans work at once. It needs the table emptied in the same
+    // transaction as the COPY.
     macro_rules! copy_into {
         ($table:ident: $($column:ident),+) => {
-            diesel::copy_from(schema::$table::table)
-                .from_raw_data(($(schema::$table::$column,)+), write)
-                .with_format(CopyFormat::Binary)
-                .execute(conn)
+            conn.transaction(|conn| {
+                diesel::sql_query(concat!("TRUNCATE ", stringify!($table))).execute(conn)?;
+                diesel::copy_from(schema::$table::table)
+                    .from_raw_data(($(schema::$table::$column,)+), write)
+                    .with_format(CopyFormat::Binary)
+                    .with_freeze(true)
+                    .execute(conn)
+            })
         };
     }
     let table = state.borrow().0.table;
