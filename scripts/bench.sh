@@ -19,12 +19,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 LOGDIR=$(mktemp -d /tmp/atelier-bench.XXXXXX)
 
-ensure_database
-ensure_oha
-build_release
-ensure_full_dataset
-write_url_lists
-trap stop_server EXIT
+prepare_load_run
 
 rps() { oha_json "$LOGDIR/run.json" -c "$CONNECTIONS" -z "$DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $1}'; }
 p50() { oha_json "$LOGDIR/run.json" -c 1 -z "$DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $2}'; }

@@ -71,6 +71,17 @@ write("skewed-mixed", (f"/products/{popular()}{rng.choice(list(ends.values()))}"
 PY
 }
 
+# Everything a run needs: the database with the full dataset, oha, the
+# release binary, the URL lists; the server is stopped when the script exits.
+prepare_load_run() {
+  ensure_database
+  ensure_oha
+  build_release
+  ensure_full_dataset
+  write_url_lists
+  trap stop_server EXIT
+}
+
 # start_server NAME [VAR=value ...]: the release server with these settings.
 start_server() {
   local name=$1; shift

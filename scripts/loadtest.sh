@@ -19,12 +19,7 @@ OUT=loadtests/$stamp
 LOGDIR=$OUT/raw
 mkdir -p "$LOGDIR"
 
-ensure_database
-ensure_oha
-build_release
-ensure_full_dataset
-write_url_lists
-trap stop_server EXIT
+prepare_load_run
 
 rows=()
 measure() { # scenario endpoint settings oha-args...
