@@ -1,6 +1,7 @@
-//! The HTTP surface: the four endpoints of the Atelier contract and the JSON
-//! catchers. Each handler parses its input, makes one `conn.run(...)` hand-off
-//! holding all of its queries, and builds the view.
+//! The HTTP surface: the four endpoints of the Atelier contract, `/health`,
+//! and the JSON catchers. Each handler parses its input, runs all of its
+//! queries on one pooled connection (`Api::read`), and builds the view; the
+//! answer goes through the response cache (`Api::respond`).
 
 use rocket::http::Status;
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
@@ -45,18 +46,15 @@ pub fn parse_page(page: Option<&str>, count: Option<&str>) -> Result<Page, ApiEr
         None => 1,
         // Any number of digits is a valid page; one too large for u64 is
         // simply past the end.
-        Some(p) if digits(p) => p.parse::<u64>().unwrap_or(u64::MAX),
+        Some(p) if digits(p) && p.bytes().any(|b| b != b'0') => {
+            p.parse::<u64>().unwrap_or(u64::MAX)
+        }
         Some(p) => {
             return Err(ApiError::BadRequest(format!(
                 "page must be an integer >= 1, got {p:?}"
             )))
         }
     };
-    if page == 0 {
-        return Err(ApiError::BadRequest(
-            "page must be an integer >= 1, got \"0\"".into(),
-        ));
-    }
     let count = match count {
         None => DEFAULT_COUNT,
         Some(c) => match c.parse::<u32>() {

@@ -444,6 +444,10 @@ async fn invalid_pages_are_400() {
             "page must be an integer >= 1, got \"0\"",
         ),
         (
+            "/products?page=00",
+            "page must be an integer >= 1, got \"00\"",
+        ),
+        (
             "/products?page=1.5",
             "page must be an integer >= 1, got \"1.5\"",
         ),
