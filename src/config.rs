@@ -89,6 +89,8 @@ pub fn figment(database_url: &str) -> Figment {
     let naive_key = db("naive");
     Figment::from(rocket::Config::default())
         .merge(("port", DEFAULT_PORT))
+        // No `Server: Rocket` header: it tells clients nothing they need.
+        .merge(("ident", false))
         .merge(Serialized::defaults(Settings::default()))
         .merge((db("url"), database_url))
         .merge((db("pool_size"), DEFAULT_POOL_SIZE))
