@@ -8,7 +8,7 @@ use diesel::{PgConnection, QueryResult};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Orbit, Rocket};
 
-use crate::cache::{Answer, ResponseCache};
+use crate::cache::{request_key, Answer, ResponseCache};
 use crate::config::Settings;
 use crate::db::{is_connection_lost, Db, DirectPool};
 use crate::error::{ApiError, JsonBody};
@@ -27,7 +27,7 @@ pub struct Api<'r> {
     cache: &'r ResponseCache,
     anchors: &'r PageAnchors,
     pub settings: &'r Settings,
-    key: String,
+    key: u128,
     if_none_match: Option<&'r str>,
 }
 
@@ -53,7 +53,10 @@ impl<'r> FromRequest<'r> for Api<'r> {
             cache,
             anchors,
             settings,
-            key: request.uri().to_string(),
+            key: request_key(
+                request.uri().path().as_str(),
+                request.uri().query().map(|q| q.as_str()),
+            ),
             if_none_match: request.headers().get_one("If-None-Match"),
         })
     }
@@ -129,7 +132,7 @@ impl Api<'_> {
     where
         F: Future<Output = Result<JsonBody, ApiError>>,
     {
-        let body = self.cache.get_or_load(&self.key, load).await?;
+        let body = self.cache.get_or_load(self.key, load).await?;
         let not_modified = self.if_none_match.is_some_and(|tags| body.matches(tags));
         Ok(Answer {
             body,

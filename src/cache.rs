@@ -45,10 +45,22 @@ impl CachedBody {
     }
 }
 
+/// The cache key of a request: a 128-bit hash of its path and query, so a
+/// hit allocates nothing (a collision is as likely as a random 128-bit match).
+pub fn request_key(path: &str, query: Option<&str>) -> u128 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(path.as_bytes());
+    if let Some(query) = query {
+        hasher.update(b"?");
+        hasher.update(query.as_bytes());
+    }
+    hasher.digest128()
+}
+
 /// The in-process response cache (or its absence, when disabled).
 pub struct ResponseCache {
-    entries: Option<Cache<String, Arc<CachedBody>>>,
-    max_age: u64,
+    entries: Option<Cache<u128, Arc<CachedBody>>>,
+    cache_control: &'static str,
 }
 
 impl ResponseCache {
@@ -57,22 +69,29 @@ impl ResponseCache {
         let entries = settings.cache_enabled.then(|| {
             Cache::builder()
                 .max_capacity(settings.cache_max_mb * 1024 * 1024)
-                .weigher(|key: &String, value: &Arc<CachedBody>| {
-                    let bytes = key.len() + value.body.len() + value.etag.len() + 96;
+                .weigher(|_: &u128, value: &Arc<CachedBody>| {
+                    let bytes = 16 + value.body.len() + value.etag.len() + 96;
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .time_to_live(Duration::from_secs(settings.cache_ttl_seconds))
                 .build()
         });
+        let cache_control = if entries.is_some() {
+            format!("public, max-age={}", settings.cache_ttl_seconds)
+        } else {
+            "no-cache".to_string()
+        };
         ResponseCache {
             entries,
-            max_age: settings.cache_ttl_seconds,
+            // Sent on every answer: made once and kept for the life of the
+            // process rather than formatted per response.
+            cache_control: Box::leak(cache_control.into_boxed_str()),
         }
     }
 
     /// The answer for `key`, from the cache or from `load` (run once for all
     /// the requests waiting on the same key). Errors are not cached.
-    pub async fn get_or_load<F>(&self, key: &str, load: F) -> Result<Arc<CachedBody>, ApiError>
+    pub async fn get_or_load<F>(&self, key: u128, load: F) -> Result<Arc<CachedBody>, ApiError>
     where
         F: Future<Output = Result<JsonBody, ApiError>>,
     {
@@ -80,7 +99,7 @@ impl ResponseCache {
         match &self.entries {
             None => load.await,
             Some(entries) => entries
-                .try_get_with_by_ref(key, load)
+                .try_get_with(key, load)
                 .await
                 .map_err(|e| (*e).clone()),
         }
@@ -95,12 +114,8 @@ impl ResponseCache {
 
     /// `Cache-Control` for answers: shared caches may keep them as long as
     /// this one does.
-    pub fn cache_control(&self) -> String {
-        if self.entries.is_some() {
-            format!("public, max-age={}", self.max_age)
-        } else {
-            "no-cache".into()
-        }
+    pub fn cache_control(&self) -> &'static str {
+        self.cache_control
     }
 }
 
@@ -108,7 +123,7 @@ impl ResponseCache {
 pub struct Answer {
     pub body: Arc<CachedBody>,
     pub not_modified: bool,
-    pub cache_control: String,
+    pub cache_control: &'static str,
 }
 
 struct Bytes(Arc<CachedBody>);
