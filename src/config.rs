@@ -48,18 +48,17 @@ impl Default for Settings {
     }
 }
 
-/// Async worker threads unless `ROCKET_WORKERS` says otherwise: twice the
-/// pool size, since up to a pool's worth of workers may be blocked in
+/// Async worker threads unless `workers` (`ROCKET_WORKERS`) is set: twice
+/// the pool size, since up to a pool's worth of workers may be blocked in
 /// database round trips (see `api::Api::read`) while the rest serve cache
 /// hits and I/O. Chosen by measurement (README, "Speed").
-pub fn workers() -> usize {
-    let pool_size = std::env::var("DATABASE_POOL_SIZE")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
+pub fn workers(figment: &Figment) -> usize {
+    let pool_size = figment
+        .extract_inner::<usize>(&format!("databases.{DATABASE_NAME}.pool_size"))
         .unwrap_or(DEFAULT_POOL_SIZE as usize);
-    std::env::var("ROCKET_WORKERS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
+    // Rocket's own default is the core count; only an explicit setting wins.
+    std::env::var_os("ROCKET_WORKERS")
+        .and_then(|_| figment.extract_inner::<usize>("workers").ok())
         .unwrap_or(2 * pool_size)
 }
 
@@ -79,14 +78,13 @@ pub fn database_url() -> anyhow::Result<String> {
     })
 }
 
+/// The pool settings that can come from `DATABASE_<NAME>` variables.
+const DATABASE_VARIABLES: [&str; 4] = ["pool_size", "timeout", "min_idle", "naive"];
+
 /// The full configuration for a service on `database_url`, with overrides from
 /// the environment.
 pub fn figment(database_url: &str) -> Figment {
     let db = |key: &str| format!("databases.{DATABASE_NAME}.{key}");
-    let pool_key = db("pool_size");
-    let timeout_key = db("timeout");
-    let min_idle_key = db("min_idle");
-    let naive_key = db("naive");
     Figment::from(rocket::Config::default())
         .merge(("port", DEFAULT_PORT))
         // No `Server: Rocket` header: it tells clients nothing they need.
@@ -97,24 +95,13 @@ pub fn figment(database_url: &str) -> Figment {
         .merge((db("timeout"), DEFAULT_POOL_TIMEOUT))
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
         .merge(Env::prefixed("ATELIER_").global())
+        // DATABASE_POOL_SIZE and friends, onto `databases.atelier.*`.
         .merge(
-            Env::raw()
-                .only(&["DATABASE_POOL_SIZE"])
-                .map(move |_| pool_key.clone().into()),
-        )
-        .merge(
-            Env::raw()
-                .only(&["DATABASE_TIMEOUT"])
-                .map(move |_| timeout_key.clone().into()),
-        )
-        .merge(
-            Env::raw()
-                .only(&["DATABASE_MIN_IDLE"])
-                .map(move |_| min_idle_key.clone().into()),
-        )
-        .merge(
-            Env::raw()
-                .only(&["DATABASE_NAIVE"])
-                .map(move |_| naive_key.clone().into()),
+            Env::prefixed("DATABASE_")
+                .only(&DATABASE_VARIABLES)
+                .map(move |key| db(key.as_str()).into())
+                // Global, like the defaults above: a profile-scoped value
+                // never overrides a global one.
+                .global(),
         )
 }

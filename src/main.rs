@@ -165,14 +165,15 @@ fn migrate() -> anyhow::Result<String> {
 
 fn serve() -> anyhow::Result<()> {
     let url = migrate()?;
-    let workers = config::workers();
+    let figment = config::figment(&url);
+    let workers = config::workers(&figment);
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("rocket-worker-thread")
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let figment = config::figment(&url).merge(("workers", workers));
+    let figment = figment.merge(("workers", workers));
     runtime
         .block_on(app::build(figment).launch())
         .map(|_| ())

@@ -206,3 +206,24 @@ fn import_of_a_missing_directory_fails_clearly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn database_variables_reach_the_pool() {
+    // A value that cannot be a pool size must stop start-up and be named:
+    // proof the variable is read (it once lost to the built-in default).
+    let db = TestDb::migrated();
+    let output = atelier()
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_POOL_SIZE", "many")
+        .env("ROCKET_PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    // Rocket logs to standard output.
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        log.contains("found string \"many\", expected u32 for key \"POOL_SIZE\""),
+        "{log}"
+    );
+}
