@@ -37,7 +37,9 @@ start_cluster() {
   status=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $4}')
   if [ "$status" != online ]; then
     echo "==> starting PostgreSQL $version" >&2
-    as_root pg_ctlcluster "$version" main start
+    # pg_ctlcluster may say things on stdout ("Removed stale pid file."),
+    # and stdout here is the port.
+    as_root pg_ctlcluster "$version" main start >&2
   fi
   port=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $3}')
   echo "$port"
