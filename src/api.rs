@@ -73,9 +73,9 @@ impl Api<'_> {
     /// The direct path runs the queries on the request's own worker thread,
     /// with no hand-off at all: an async semaphore with one permit per pooled
     /// connection is taken first, so a worker only ever blocks for the round
-    /// trips of a checked-out connection, never waiting for one, and the
-    /// workers beyond the pool size stay free for cache hits. There are more
-    /// workers than connections (see `config::workers`).
+    /// trips of a checked-out connection, never waiting for one. By default
+    /// there are as many workers as connections (see `config::workers`); with
+    /// more, the extra ones stay free for cache hits.
     pub async fn read<T, F>(&self, queries: F) -> Result<T, ApiError>
     where
         F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
