@@ -87,3 +87,17 @@ pub struct Related {
     pub current_product_id: i32,
     pub related_product_id: i32,
 }
+
+/// A row of the styles query (`catalog::find_product_styles`): one style of a
+/// product (none when the product has no styles) with the columns of its
+/// photos and of its skus as arrays, each in id order.
+#[derive(Queryable, Debug, Clone, PartialEq, Eq)]
+pub struct StyleWithChildrenRow {
+    pub style: Option<Style>,
+    pub photo_ids: Vec<i32>,
+    pub photo_urls: Vec<String>,
+    pub photo_thumbnail_urls: Vec<String>,
+    pub sku_ids: Vec<i32>,
+    pub sku_sizes: Vec<String>,
+    pub sku_quantities: Vec<i32>,
+}

@@ -23,12 +23,13 @@ async fn statements_per_request() {
     let db = TestDb::with_fixtures();
     let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
     let cases = [
-        // Twelve styles, 24 photos, 36 skus: styles with photos, then skus.
-        ("/products/11/styles", Status::Ok, 2),
-        ("/products/1/styles", Status::Ok, 2),
-        // No styles: the join, then the existence check that tells 200 from 404.
-        ("/products/3/styles", Status::Ok, 2),
-        ("/products/42/styles", Status::NotFound, 2),
+        // Twelve styles, 24 photos, 36 skus: one statement, photos and skus
+        // aggregated per style.
+        ("/products/11/styles", Status::Ok, 1),
+        ("/products/1/styles", Status::Ok, 1),
+        // No styles, or no product: the same statement tells 200 from 404.
+        ("/products/3/styles", Status::Ok, 1),
+        ("/products/42/styles", Status::NotFound, 1),
         ("/products", Status::Ok, 1),
         ("/products?page=2&count=1000", Status::Ok, 1),
         ("/products/1", Status::Ok, 1),
@@ -50,4 +51,35 @@ async fn statements_per_request() {
             );
         }
     }
+}
+
+/// Every catalog statement has a fixed shape, so Diesel prepares it once per
+/// connection and reuses it: calling everything again prepares nothing new.
+#[test]
+fn catalog_statements_are_prepared_once_per_connection() {
+    use atelier::catalog::{self, Page};
+    use diesel::prelude::*;
+
+    let db = TestDb::with_fixtures();
+    let mut conn = PgConnection::establish(&db.url).unwrap();
+    let mut prepared = |conn: &mut PgConnection| -> i64 {
+        // Raw SQL is never cached by Diesel, so this one adds nothing itself.
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_prepared_statements)",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    let mut counts = Vec::new();
+    for _ in 0..2 {
+        for id in [1, 3, 11, 42] {
+            catalog::find_product(&mut conn, id).unwrap();
+            catalog::find_product_styles(&mut conn, id).unwrap();
+            catalog::find_related_product_ids(&mut conn, id).unwrap();
+        }
+        catalog::list_products(&mut conn, Page { page: 1, count: 5 }, &[]).unwrap();
+        counts.push(prepared(&mut conn));
+    }
+    // product, styles, related, the existence check, one page shape.
+    assert_eq!(counts, [5, 5]);
 }
