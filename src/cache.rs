@@ -144,9 +144,13 @@ impl<'r> Responder<'r, 'static> for Answer {
             response.status(Status::NotModified);
         } else {
             let len = self.body.body.len();
+            // The body is in memory already: it goes to hyper as one chunk,
+            // not in Rocket's default 4 KB pieces, each a task hand-off and a
+            // `writev` of its own. (After `sized_body`, which resets it.)
             response
                 .header(json_content_type())
-                .sized_body(len, Cursor::new(Bytes(self.body)));
+                .sized_body(len, Cursor::new(Bytes(self.body)))
+                .max_chunk_size(len.max(1));
         }
         response.ok()
     }
