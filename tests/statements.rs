@@ -62,7 +62,7 @@ fn catalog_statements_are_prepared_once_per_connection() {
 
     let db = TestDb::with_fixtures();
     let mut conn = PgConnection::establish(&db.url).unwrap();
-    let mut prepared = |conn: &mut PgConnection| -> i64 {
+    let prepared = |conn: &mut PgConnection| -> i64 {
         // Raw SQL is never cached by Diesel, so this one adds nothing itself.
         diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
             "(SELECT count(*) FROM pg_prepared_statements)",
