@@ -9,7 +9,12 @@
 #   (iv)  p50 of /products?page=200000&count=5 / p50 of page=1
 # and the server's peak RSS.
 #
-#   scripts/bench.sh                 DURATION=10s CONNECTIONS=32 to change
+# The ratios whose sides are separate runs, (i), (ii) and (iii), are measured
+# in ROUNDS alternating rounds and reported as the median of the per-round
+# ratios (with their range): on a shared 2-core box one 10 s run of /health alone
+# ranges over +-15%, and alternating cancels the drift between the two sides.
+#
+#   scripts/bench.sh                 DURATION=10s CONNECTIONS=32 ROUNDS=3 to change
 # (BENCH_EXTERNAL_DB=1 skips the Unix-socket figures, which need the local cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +22,7 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
+ROUNDS=${ROUNDS:-3}
 LOGDIR=$(mktemp -d /tmp/atelier-bench.XXXXXX)
 
 prepare_load_run
@@ -24,6 +30,12 @@ prepare_load_run
 rps() { oha_json "$LOGDIR/run.json" -c "$CONNECTIONS" -z "$DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $1}'; }
 p50() { oha_json "$LOGDIR/run.json" -c 1 -z "$DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $2}'; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+# median_ratio "A1 A2 .." "B1 B2 ..": the median of Ai/Bi, then their range.
+median_ratio() {
+  python3 -c "import statistics as s, sys; r = sorted(a / b for a, b in zip(map(float, sys.argv[1].split()), map(float, sys.argv[2].split())))
+print(f'{s.median(r):.2f}   (rounds {r[0]:.2f}-{r[-1]:.2f})')" "$1" "$2"
+}
+median() { python3 -c "import statistics as s, sys; print(f'{s.median(map(float, sys.argv[1:])):.0f}')" "$@"; }
 
 echo "==> pgbench -S (primary-key select), TCP"
 export PGPASSWORD=${PGPASSWORD:-atelier}
@@ -33,22 +45,33 @@ if ! psql "$DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'ateli
   psql "$DATABASE_URL" -qc "CREATE DATABASE atelier_pgbench"
   pgbench -q -i -s 10 -h "$host" -p "$port" -U "$user" atelier_pgbench 2>/dev/null
 fi
-pgbench_tps=$(pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$host" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
-  | awk '/^tps/ {printf "%.0f", $3}')
+pgbench_tcp() {
+  pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$host" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
+    | awk '/^tps/ {printf "%.0f", $3}'
+}
 
 echo "==> cache on"
 start_server cached DATABASE_URL="$DATABASE_URL"
-health=$(rps "$BASE/health")
 rps --urls-from-file "$URLS/original8.txt" > /dev/null   # fill
-cached=$(rps --urls-from-file "$URLS/original8.txt")
+healths=; cacheds=
+for _ in $(seq "$ROUNDS"); do
+  healths+=" $(rps "$BASE/health")"
+  cacheds+=" $(rps --urls-from-file "$URLS/original8.txt")"
+done
+health=$(median $healths); cached=$(median $cacheds)
 cached_one=$(rps "$BASE/products/1")
 cached_rss=$(server_peak_rss_mb)
 
 echo "==> cache off"
 start_server uncached DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false
 rps --urls-from-file "$URLS/uniform-mixed.txt" > /dev/null   # warm PostgreSQL's buffers
-product=$(rps --urls-from-file "$URLS/uniform-product.txt")
-styles=$(rps --urls-from-file "$URLS/uniform-styles.txt")
+pgbenchs=; products=; styless=
+for _ in $(seq "$ROUNDS"); do
+  pgbenchs+=" $(pgbench_tcp)"
+  products+=" $(rps --urls-from-file "$URLS/uniform-product.txt")"
+  styless+=" $(rps --urls-from-file "$URLS/uniform-styles.txt")"
+done
+pgbench_tps=$(median $pgbenchs); product=$(median $products); styles=$(median $styless)
 page1=$(p50 "$BASE/products?page=1&count=5")
 deep=$(p50 "$BASE/products?page=200000&count=5")
 uncached_rss=$(server_peak_rss_mb)
@@ -73,12 +96,12 @@ stop_server
 cat <<REPORT
 
 commit $(git rev-parse --short HEAD), $(nproc) cores, load generator on the same machine
-(i)   cached hits (8 URLs)       $cached RPS / /health $health RPS            = $(ratio "$cached" "$health")   (target >= 0.8)
+(i)   cached hits (8 URLs)       $cached RPS / /health $health RPS (medians)  = $(median_ratio "$cacheds" "$healths")   (target >= 0.8)
       cached /products/1 alone   $cached_one RPS / /health $health RPS            = $(ratio "$cached_one" "$health")   (a ~0.5 KB body; the 8 URLs include a 50-product page)
-(ii)  uncached /products/:id     $product RPS / pgbench -S $pgbench_tps TPS (TCP)     = $(ratio "$product" "$pgbench_tps")   (target >= 0.4)
+(ii)  uncached /products/:id     $product RPS / pgbench -S $pgbench_tps TPS (TCP, medians) = $(median_ratio "$products" "$pgbenchs")   (target >= 0.4)
       uncached /products/:id     $product RPS / naive path $naive RPS           = $(ratio "$product" "$naive")
       over the Unix socket       ${socket_product:-n/a} RPS / pgbench -S ${socket_tps:-n/a} TPS (socket)  = $([ -n "$socket_tps" ] && ratio "$socket_product" "$socket_tps" || echo n/a)
-(iii) uncached /styles           $styles RPS / /products/:id $product RPS       = $(ratio "$styles" "$product")   (target >= 0.5)
+(iii) uncached /styles           $styles RPS / /products/:id $product RPS (medians) = $(median_ratio "$styless" "$products")   (target >= 0.5)
 (iv)  p50 page=200000            $deep ms / page=1 $page1 ms                   = $(ratio "$deep" "$page1")   (target <= 2)
 server peak RSS: $cached_rss MB with the cache on, $uncached_rss MB with it off (target <= 150)
 REPORT
