@@ -37,7 +37,7 @@ print(f'{s.median(r):.2f}   (rounds {r[0]:.2f}-{r[-1]:.2f})')" "$1" "$2"
 }
 median() { python3 -c "import statistics as s, sys; print(f'{s.median(map(float, sys.argv[1:])):.0f}')" "$@"; }
 
-echo "==> pgbench -S (primary-key select), TCP"
+echo "==> the pgbench database (pgbench -S: a primary-key select)"
 export PGPASSWORD=${PGPASSWORD:-atelier}
 pg_host=$(python3 -c "import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p.hostname, p.port or 5432, p.username)" "$DATABASE_URL")
 read -r host port user <<< "$pg_host"
@@ -45,8 +45,9 @@ if ! psql "$DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'ateli
   psql "$DATABASE_URL" -qc "CREATE DATABASE atelier_pgbench"
   pgbench -q -i -s 10 -h "$host" -p "$port" -U "$user" atelier_pgbench 2>/dev/null
 fi
-pgbench_tcp() {
-  pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$host" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
+# pgbench_tps HOST: pgbench -S TPS over TCP (an address) or a Unix socket (a directory).
+pgbench_tps() {
+  pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$1" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
     | awk '/^tps/ {printf "%.0f", $3}'
 }
 
@@ -67,7 +68,7 @@ start_server uncached DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false
 rps --urls-from-file "$URLS/uniform-mixed.txt" > /dev/null   # warm PostgreSQL's buffers
 pgbenchs=; products=; styless=
 for _ in $(seq "$ROUNDS"); do
-  pgbenchs+=" $(pgbench_tcp)"
+  pgbenchs+=" $(pgbench_tps "$host")"
   products+=" $(rps --urls-from-file "$URLS/uniform-product.txt")"
   styless+=" $(rps --urls-from-file "$URLS/uniform-styles.txt")"
 done
@@ -81,8 +82,7 @@ if [ -z "${BENCH_EXTERNAL_DB:-}" ]; then
   echo "==> the same over the Unix socket (a co-located deployment)"
   socket_url=$(socket_database_url)
   socket_dir=$(python3 -c "import sys, urllib.parse as u; print(u.unquote(u.urlparse(sys.argv[1]).hostname))" "$socket_url")
-  socket_tps=$(pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$socket_dir" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
-    | awk '/^tps/ {printf "%.0f", $3}')
+  socket_tps=$(pgbench_tps "$socket_dir")
   start_server socket DATABASE_URL="$socket_url" ATELIER_CACHE_ENABLED=false
   rps --urls-from-file "$URLS/uniform-product.txt" > /dev/null
   socket_product=$(rps --urls-from-file "$URLS/uniform-product.txt")

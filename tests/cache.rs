@@ -34,6 +34,27 @@ fn statements(client: &Client) -> u64 {
     client.rocket().state::<StatementCounter>().unwrap().total()
 }
 
+async fn body(client: &Client, uri: &str) -> String {
+    client
+        .get(uri)
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap()
+}
+
+/// The `id` of every product in a `GET /products` body, in order.
+fn listed_ids(body: &str) -> Vec<i64> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect()
+}
+
 #[rocket::async_test]
 async fn cached_answers_are_the_fresh_ones() {
     let db = TestDb::with_fixtures();
@@ -152,32 +173,13 @@ async fn errors_are_never_cached() {
 async fn a_change_to_the_catalog_shows_within_a_poll() {
     let db = TestDb::with_fixtures();
     let client = common::client_with(&db.url, &[("catalog_poll_ms", json!(100))]).await;
-    let old = client
-        .get("/products?page=2")
-        .dispatch()
-        .await
-        .into_string()
-        .await
-        .unwrap();
+    let old = body(&client, "/products?page=2").await;
     insert_product(&db, 12);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let body = client
-            .get("/products?page=2")
-            .dispatch()
-            .await
-            .into_string()
-            .await
-            .unwrap();
-        if body != old {
-            let ids: Vec<i64> = serde_json::from_str::<serde_json::Value>(&body)
-                .unwrap()
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["id"].as_i64().unwrap())
-                .collect();
-            assert_eq!(ids, [7, 11, 12]);
+        let new = body(&client, "/products?page=2").await;
+        if new != old {
+            assert_eq!(listed_ids(&new), [7, 11, 12]);
             break;
         }
         assert!(Instant::now() < deadline, "the new product never showed");
@@ -231,20 +233,11 @@ async fn deep_pages_are_right_across_anchors() {
         let end = (page * count).min(ids.len());
         let expected = &ids[start..end];
         let before = statements(&client);
-        let body = client
-            .get(format!("/products?page={page}&count={count}"))
-            .dispatch()
-            .await
-            .into_string()
-            .await
-            .unwrap();
+        let page_body = body(&client, &format!("/products?page={page}&count={count}")).await;
         assert_eq!(statements(&client) - before, 1);
-        let got: Vec<i32> = serde_json::from_str::<serde_json::Value>(&body)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["id"].as_i64().unwrap() as i32)
+        let got: Vec<i32> = listed_ids(&page_body)
+            .into_iter()
+            .map(|id| id as i32)
             .collect();
         assert_eq!(got, expected, "page {page}, count {count}");
     }
