@@ -10,20 +10,17 @@ use rocket::{Orbit, Rocket};
 
 use crate::cache::{request_key, Answer, ResponseCache};
 use crate::config::Settings;
-use crate::db::{is_connection_lost, Db, DirectPool};
+use crate::db::{is_connection_lost, Db};
+use crate::dispatch::{Dispatcher, Kind, MAX_READ_ATTEMPTS};
 use crate::error::{ApiError, JsonBody};
 use crate::freshness::PageAnchors;
-
-/// A bound on retries after lost connections, far above any pool size in
-/// use, so a database that keeps dropping connections cannot hold a request.
-const MAX_READ_ATTEMPTS: u32 = 256;
 
 /// The application as one handler sees it. Nothing is checked out until
 /// asked, so input is validated (400) before a connection is held, and a bad
 /// request gets its 400 even while the database is down.
 pub struct Api<'r> {
     rocket: &'r Rocket<Orbit>,
-    direct: Option<&'r DirectPool>,
+    direct: Option<&'r Dispatcher>,
     cache: &'r ResponseCache,
     anchors: &'r PageAnchors,
     pub settings: &'r Settings,
@@ -49,7 +46,7 @@ impl<'r> FromRequest<'r> for Api<'r> {
         };
         Outcome::Success(Api {
             rocket,
-            direct: rocket.state::<DirectPool>(),
+            direct: rocket.state::<Dispatcher>(),
             cache,
             anchors,
             settings,
@@ -63,42 +60,39 @@ impl<'r> FromRequest<'r> for Api<'r> {
 }
 
 impl Api<'_> {
-    /// Runs `queries` on one pooled connection. Every request here only
-    /// reads, so when the connection turns out to be dead (the database
-    /// restarted, say) the queries run again on another one instead of failing
-    /// the client. A dead connection is discarded on return, so after a
-    /// restart the pool empties itself of them; if the database is really
-    /// gone, the client gets its 503.
-    ///
-    /// The direct path runs the queries on the request's own worker thread,
-    /// with no hand-off at all: an async semaphore with one permit per pooled
-    /// connection is taken first, so a worker only ever blocks for the round
-    /// trips of a checked-out connection, never waiting for one. By default
-    /// there are as many workers as connections (see `config::workers`); with
-    /// more, the extra ones stay free for cache hits.
+    /// Runs `queries` on one pooled connection: on the direct path, on one
+    /// of the dispatcher's threads (see `dispatch`); on the naive path, with
+    /// rocket_sync_db_pools. Every request here only reads, so when the
+    /// connection turns out to be dead (the database restarted, say) the
+    /// queries run again on another one instead of failing the client.
     pub async fn read<T, F>(&self, queries: F) -> Result<T, ApiError>
     where
         F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
         T: Send + 'static,
     {
-        let Some(direct) = self.direct else {
-            return self.read_naive(queries).await;
-        };
-        let _permit = rocket::tokio::time::timeout(direct.timeout, direct.permits.acquire())
-            .await
-            .map_err(|_| ApiError::Unavailable)?
-            .map_err(|_| ApiError::Unavailable)?;
-        for _ in 1..MAX_READ_ATTEMPTS {
-            let mut conn = direct
-                .pool
-                .get_timeout(direct.timeout)
-                .map_err(|_| ApiError::Unavailable)?;
-            match queries(&mut conn) {
-                Err(error) if is_connection_lost(&error) => continue,
-                other => return Ok(other?),
+        match self.direct {
+            Some(direct) => direct.read(queries).await,
+            None => self.read_naive(queries).await,
+        }
+    }
+
+    /// Looks up product `id` for `kind`; `None` if there is no such product.
+    /// On the direct path lookups of one kind that wait together are
+    /// answered by one statement (see `dispatch`); the naive path runs the
+    /// same statement for this one id.
+    pub async fn lookup<V: Clone + Send + 'static>(
+        &self,
+        kind: &Kind<V>,
+        id: i32,
+    ) -> Result<Option<V>, ApiError> {
+        match self.direct {
+            Some(direct) => direct.lookup(kind, id).await,
+            None => {
+                let load = kind.load;
+                let found = self.read_naive(move |c| load(c, &[id])).await?;
+                Ok(found.into_iter().find(|(k, _)| *k == id).map(|(_, v)| v))
             }
         }
-        Err(ApiError::Unavailable)
     }
 
     /// The naive path: rocket_sync_db_pools' checkout, then its `run`.

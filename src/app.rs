@@ -11,7 +11,8 @@ use rocket::{Build, Rocket};
 
 use crate::cache::ResponseCache;
 use crate::config::Settings;
-use crate::db::{build_pool, Db, DirectPool, PoolSettings, StatementCounter, DATABASE_NAME};
+use crate::db::{build_pool, Db, PoolSettings, StatementCounter, DATABASE_NAME};
+use crate::dispatch::Dispatcher;
 use crate::freshness::{PageAnchors, Watcher};
 use crate::routes::{api_catchers, api_routes};
 
@@ -48,12 +49,13 @@ async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
         .state::<StatementCounter>()
         .cloned()
         .unwrap_or_default();
-    let direct = DirectPool {
-        pool: build_pool(&settings, statements),
-        timeout: settings.timeout,
-        permits: rocket::tokio::sync::Semaphore::new(settings.size as usize),
-    };
-    Ok(rocket.manage(direct))
+    match Dispatcher::start(build_pool(&settings, statements), settings.timeout) {
+        Ok(dispatcher) => Ok(rocket.manage(dispatcher)),
+        Err(e) => {
+            log::error!("starting the database threads: {e}");
+            Err(rocket)
+        }
+    }
 }
 
 async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {

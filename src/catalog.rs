@@ -5,7 +5,6 @@
 //! rows involved: children come joined or aggregated into their parent's row,
 //! never with a query per parent.
 
-use diesel::dsl::exists;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -74,76 +73,122 @@ pub fn list_products(
 }
 
 /// A product and its features, or `None` if there is no such product.
-/// Statements: 1 (the features come joined to the product row).
+/// Statements: 1 (see [`find_products`]).
 pub fn find_product(conn: &mut PgConnection, id: i32) -> QueryResult<Option<ProductWithFeatures>> {
+    Ok(only(find_products(conn, &[id])?))
+}
+
+/// The products among `ids` that exist, each with its features in feature-id
+/// order, in product-id order. Statements: 1 (the features come joined to the
+/// product rows), whatever the number of ids.
+pub fn find_products(
+    conn: &mut PgConnection,
+    ids: &[i32],
+) -> QueryResult<Vec<(i32, ProductWithFeatures)>> {
     use crate::schema::features;
 
     let rows: Vec<(Product, Option<Feature>)> = product::table
         .left_join(features::table)
-        .filter(product::id.eq(id))
-        .order(features::id)
+        .filter(product::id.eq_any(ids.to_vec()))
+        .order((product::id, features::id))
         .select((Product::as_select(), Option::<Feature>::as_select()))
         .load(conn)?;
-    let mut rows = rows.into_iter();
-    Ok(rows.next().map(|(found, first)| {
-        let features = first
+    Ok(
+        group_by_product(rows.into_iter().map(|(p, f)| (p.id, p, f)))
             .into_iter()
-            .chain(rows.filter_map(|(_, f)| f))
-            .collect();
-        (found, features)
-    }))
+            .map(|(id, found, features)| (id, (found, features)))
+            .collect(),
+    )
 }
 
 /// The styles of a product with their photos and skus, or `None` if there is
-/// no such product. Statements: 1, whatever the number of styles, photos and
-/// skus (see [`ProductStylesQuery`]).
+/// no such product. Statements: 1 (see [`find_styles_by_product`]).
 pub fn find_product_styles(
     conn: &mut PgConnection,
     product_id: i32,
 ) -> QueryResult<Option<Vec<StyleWithChildren>>> {
-    let rows: Vec<StyleWithChildrenRow> = ProductStylesQuery { product_id }.load(conn)?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(
-        rows.into_iter()
-            .filter_map(|row| {
-                let style = row.style?;
-                let photos = row
-                    .photo_ids
-                    .into_iter()
-                    .zip(row.photo_urls)
-                    .zip(row.photo_thumbnail_urls)
-                    .map(|((id, url), thumbnail_url)| Photo {
-                        id,
-                        style_id: style.id,
-                        url,
-                        thumbnail_url,
-                    })
-                    .collect();
-                let skus = row
-                    .sku_ids
-                    .into_iter()
-                    .zip(row.sku_sizes)
-                    .zip(row.sku_quantities)
-                    .map(|((id, size), quantity)| Sku {
-                        id,
-                        style_id: style.id,
-                        size,
-                        quantity,
-                    })
-                    .collect();
-                Some((style, photos, skus))
-            })
-            .collect(),
-    ))
+    Ok(only(find_styles_by_product(conn, &[product_id])?))
 }
 
-/// A product's styles, each with its photos and skus, in one statement: one
-/// row per style (in id order), the photos' and skus' columns aggregated into
-/// arrays in id order, and the product itself joined first, so a product
-/// without styles is one row with no style and a missing product no row at
-/// all.
+/// For each product among `ids` that exists, in product-id order: its styles
+/// in id order, each with its photos and skus in id order. Statements: 1,
+/// whatever the number of products, styles, photos and skus (see
+/// [`ProductStylesQuery`]).
+pub fn find_styles_by_product(
+    conn: &mut PgConnection,
+    ids: &[i32],
+) -> QueryResult<Vec<(i32, Vec<StyleWithChildren>)>> {
+    let rows: Vec<StyleWithChildrenRow> = ProductStylesQuery {
+        product_ids: ids.to_vec(),
+    }
+    .load(conn)?;
+    Ok(group_by_product(
+        rows.into_iter()
+            .map(|row| (row.product_id, (), style_with_children(row))),
+    )
+    .into_iter()
+    .map(|(id, (), styles)| (id, styles))
+    .collect())
+}
+
+/// A style and its children from the columns of one row of the styles query;
+/// `None` for the row of a product without styles.
+fn style_with_children(row: StyleWithChildrenRow) -> Option<StyleWithChildren> {
+    let style = row.style?;
+    let photos = row
+        .photo_ids
+        .into_iter()
+        .zip(row.photo_urls)
+        .zip(row.photo_thumbnail_urls)
+        .map(|((id, url), thumbnail_url)| Photo {
+            id,
+            style_id: style.id,
+            url,
+            thumbnail_url,
+        })
+        .collect();
+    let skus = row
+        .sku_ids
+        .into_iter()
+        .zip(row.sku_sizes)
+        .zip(row.sku_quantities)
+        .map(|((id, size), quantity)| Sku {
+            id,
+            style_id: style.id,
+            size,
+            quantity,
+        })
+        .collect();
+    Some((style, photos, skus))
+}
+
+/// Groups rows that come ordered by product id, one product's rows together,
+/// into (product id, the first row's head, every row's child that is there).
+/// A product with no children (an outer join's row of NULLs) keeps its group,
+/// with no children, so "exists with none" and "does not exist" stay apart.
+fn group_by_product<H, C>(
+    rows: impl IntoIterator<Item = (i32, H, Option<C>)>,
+) -> Vec<(i32, H, Vec<C>)> {
+    let mut groups: Vec<(i32, H, Vec<C>)> = Vec::new();
+    for (id, head, child) in rows {
+        match groups.last_mut() {
+            Some((last, _, children)) if *last == id => children.extend(child),
+            _ => groups.push((id, head, child.into_iter().collect())),
+        }
+    }
+    groups
+}
+
+/// The value of a one-id lookup.
+fn only<V>(found: Vec<(i32, V)>) -> Option<V> {
+    found.into_iter().next().map(|(_, value)| value)
+}
+
+/// Products' styles, each with its photos and skus, in one statement: one
+/// row per style (by product id, then style id), the photos' and skus'
+/// columns aggregated into arrays in id order, and the products themselves
+/// joined first, so a product without styles is one row with no style and a
+/// missing product no row at all.
 ///
 /// Written as SQL because Diesel's query builder has no `LATERAL`. It replaces
 /// the `belonging_to` + `grouped_by` loads (a statement per level) because on
@@ -152,14 +197,14 @@ pub fn find_product_styles(
 /// (README, "Speed"). The SQL is fixed, so Diesel prepares it once per
 /// connection, as it does the query builder's fixed shapes (tested); the
 /// static `QueryId` lets its statement cache find it without hashing the text.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ProductStylesQuery {
-    pub product_id: i32,
+    pub product_ids: Vec<i32>,
 }
 
 impl ProductStylesQuery {
     const SELECT: &'static str = "\
-SELECT s.id, s.product_id, s.name, s.sale_price, s.original_price, s.default_style, \
+SELECT p.id, s.id, s.product_id, s.name, s.sale_price, s.original_price, s.default_style, \
 COALESCE(ph.ids, '{}'), COALESCE(ph.urls, '{}'), COALESCE(ph.thumbnail_urls, '{}'), \
 COALESCE(sk.ids, '{}'), COALESCE(sk.sizes, '{}'), COALESCE(sk.quantities, '{}') \
 FROM product p \
@@ -170,7 +215,7 @@ FROM photos WHERE photos.style_id = s.id) ph ON true \
 LEFT JOIN LATERAL (SELECT array_agg(id ORDER BY id) AS ids, \
 array_agg(size ORDER BY id) AS sizes, array_agg(quantity ORDER BY id) AS quantities \
 FROM skus WHERE skus.style_id = s.id) sk ON true \
-WHERE p.id = ";
+WHERE p.id = ANY(";
 }
 
 impl QueryId for ProductStylesQuery {
@@ -180,6 +225,7 @@ impl QueryId for ProductStylesQuery {
 
 impl Query for ProductStylesQuery {
     type SqlType = (
+        Integer,
         Nullable<(Integer, Integer, Text, Nullable<Integer>, Integer, Bool)>,
         Array<Integer>,
         Array<Text>,
@@ -193,8 +239,8 @@ impl Query for ProductStylesQuery {
 impl QueryFragment<Pg> for ProductStylesQuery {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(Self::SELECT);
-        out.push_bind_param::<Integer, _>(&self.product_id)?;
-        out.push_sql(" ORDER BY s.id");
+        out.push_bind_param::<Array<Integer>, _>(&self.product_ids)?;
+        out.push_sql(") ORDER BY p.id, s.id");
         Ok(())
     }
 }
@@ -202,23 +248,32 @@ impl QueryFragment<Pg> for ProductStylesQuery {
 impl RunQueryDsl<PgConnection> for ProductStylesQuery {}
 
 /// The ids a product is related to, in related-row order, or `None` if there
-/// is no such product. Statements: 1 when it has related rows, 2 otherwise.
+/// is no such product. Statements: 1 (see [`find_related_ids_by_product`]).
 pub fn find_related_product_ids(
     conn: &mut PgConnection,
     product_id: i32,
 ) -> QueryResult<Option<Vec<i32>>> {
-    let ids: Vec<i32> = related::table
-        .filter(related::current_product_id.eq(product_id))
-        .order(related::id)
-        .select(related::related_product_id)
-        .load(conn)?;
-    if ids.is_empty() {
-        return Ok(product_exists(conn, product_id)?.then(Vec::new));
-    }
-    Ok(Some(ids))
+    Ok(only(find_related_ids_by_product(conn, &[product_id])?))
 }
 
-/// Whether a product with this id exists. Statements: 1.
-pub fn product_exists(conn: &mut PgConnection, id: i32) -> QueryResult<bool> {
-    diesel::select(exists(product::table.find(id))).get_result(conn)
+/// For each product among `ids` that exists, in product-id order: the ids it
+/// is related to, in related-row order. Statements: 1 (the related rows come
+/// outer-joined to the products, so "no related rows" and "no such product"
+/// are told apart by the same statement).
+pub fn find_related_ids_by_product(
+    conn: &mut PgConnection,
+    ids: &[i32],
+) -> QueryResult<Vec<(i32, Vec<i32>)>> {
+    let rows: Vec<(i32, Option<i32>)> = product::table
+        .left_join(related::table.on(related::current_product_id.eq(product::id)))
+        .filter(product::id.eq_any(ids.to_vec()))
+        .order((product::id, related::id))
+        .select((product::id, related::related_product_id.nullable()))
+        .load(conn)?;
+    Ok(
+        group_by_product(rows.into_iter().map(|(id, r)| (id, (), r)))
+            .into_iter()
+            .map(|(id, (), related)| (id, related))
+            .collect(),
+    )
 }

@@ -15,8 +15,13 @@ use crate::db::DATABASE_NAME;
 
 /// The port the live Atelier API's clients expect.
 pub const DEFAULT_PORT: u16 = 3000;
-/// Connections in the pool unless `DATABASE_POOL_SIZE` says otherwise.
-pub const DEFAULT_POOL_SIZE: u32 = 6;
+/// Connections in the pool, and so database threads (see `dispatch`), unless
+/// `DATABASE_POOL_SIZE` says otherwise. Two, because lookups waiting together
+/// share a statement: on this project's 2-core box (PostgreSQL on the same
+/// machine) 1-2 connections served uncached random ids fastest, 3 or more
+/// meant more, smaller batches and more wake-ups (README, "Speed"). A
+/// database on another host, where a round trip is mostly waiting, wants more.
+pub const DEFAULT_POOL_SIZE: u32 = 2;
 /// Seconds to wait for a pooled connection before answering 503.
 pub const DEFAULT_POOL_TIMEOUT: u8 = 5;
 
@@ -48,19 +53,16 @@ impl Default for Settings {
     }
 }
 
-/// Async worker threads unless `workers` (`ROCKET_WORKERS`) is set: as many
-/// as pooled connections, so every worker can be in a database round trip at
-/// once (see `api::Api::read`) and no thread beyond that competes for the
-/// cores. Twice the pool size measured 10-30% slower on uncached reads, and
-/// no faster on cache hits. Chosen by measurement (README, "Speed").
+/// Async worker threads: Rocket's `workers` (`ROCKET_WORKERS`), by default
+/// one per core. No worker ever waits for the database (the queries run on
+/// the dispatcher's own threads), so more would only add threads for the
+/// cores to switch between.
 pub fn workers(figment: &Figment) -> usize {
-    let pool_size = figment
-        .extract_inner::<usize>(&format!("databases.{DATABASE_NAME}.pool_size"))
-        .unwrap_or(DEFAULT_POOL_SIZE as usize);
-    // Rocket's own default is the core count; only an explicit setting wins.
-    std::env::var_os("ROCKET_WORKERS")
-        .and_then(|_| figment.extract_inner::<usize>("workers").ok())
-        .unwrap_or(pool_size)
+    figment
+        .extract_inner::<usize>("workers")
+        .unwrap_or_else(|_| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
 }
 
 /// Loads `.env` if there is one; variables already set win.

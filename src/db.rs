@@ -180,13 +180,3 @@ impl Poolable for DbConnection {
         Ok(build_pool(&settings, statements))
     }
 }
-
-/// The direct path to the database: the pool itself, checked out and used in
-/// one hand-off to a blocking thread.
-pub struct DirectPool {
-    pub pool: r2d2::Pool<DbManager>,
-    pub timeout: Duration,
-    /// One permit per connection: taken before a checkout, so a checkout
-    /// never waits.
-    pub permits: rocket::tokio::sync::Semaphore,
-}

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod db;
+pub mod dispatch;
 pub mod error;
 pub mod freshness;
 pub mod generate;

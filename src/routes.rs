@@ -1,7 +1,8 @@
 //! The HTTP surface: the four endpoints of the Atelier contract, `/health`,
-//! and the JSON catchers. Each handler parses its input, runs all of its
-//! queries on one pooled connection (`Api::read`), and builds the view; the
-//! answer goes through the response cache (`Api::respond`).
+//! and the JSON catchers. Each handler parses its input, reads what it needs
+//! in one statement (`Api::read`, or `Api::lookup`, which answers concurrent
+//! lookups of one kind together), and builds the view; the answer goes
+//! through the response cache (`Api::respond`).
 
 use rocket::http::Status;
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
@@ -9,6 +10,7 @@ use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
 use crate::api::Api;
 use crate::cache::Answer;
 use crate::catalog::{self, Page};
+use crate::dispatch;
 use crate::error::{error_response, ApiError, JsonBody};
 use crate::views::{ProductDetailView, ProductView, StylesView};
 
@@ -101,7 +103,7 @@ pub async fn get_product(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
     let id = ProductId::parse(id)?;
     api.respond(async {
         let found = api
-            .read(move |c| catalog::find_product(c, id.0))
+            .lookup(&dispatch::PRODUCTS, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         JsonBody::of(&ProductDetailView::new(found, &api.settings.campus))
@@ -115,7 +117,7 @@ pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<Answer, ApiErr
     let id = ProductId::parse(id)?;
     api.respond(async {
         let styles = api
-            .read(move |c| catalog::find_product_styles(c, id.0))
+            .lookup(&dispatch::STYLES, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         JsonBody::of(&StylesView::new(id.0, styles))
@@ -129,7 +131,7 @@ pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<Answer, ApiE
     let id = ProductId::parse(id)?;
     api.respond(async {
         let ids = api
-            .read(move |c| catalog::find_related_product_ids(c, id.0))
+            .lookup(&dispatch::RELATED, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         JsonBody::of(&ids)

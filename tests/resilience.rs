@@ -7,8 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use atelier::db::DirectPool;
 use common::TestDb;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
@@ -58,7 +58,7 @@ async fn unreachable_database_is_503_and_bad_input_still_400() {
 }
 
 #[rocket::async_test]
-async fn exhausted_pool_is_503_until_a_connection_is_free() {
+async fn every_connection_busy_is_503_until_one_is_free() {
     let db = TestDb::with_fixtures();
     let client = common::client_with(
         &db.url,
@@ -69,16 +69,20 @@ async fn exhausted_pool_is_503_until_a_connection_is_free() {
         ],
     )
     .await;
-    let pool = client.rocket().state::<DirectPool>().unwrap();
-    let held = (
-        pool.permits.acquire().await.unwrap(),
-        pool.pool.get().unwrap(),
-    );
-    assert_eq!(
-        get(&client, "/products/1/related").await,
-        (Status::ServiceUnavailable, unavailable())
-    );
-    drop(held);
+    // Another session holds the table, so the one connection's statement
+    // waits for it: every request behind it waits for a connection.
+    let mut admin = db.connect();
+    admin
+        .batch_execute("BEGIN; LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    for uri in ["/products/1/related", "/products/1", "/products?page=2"] {
+        assert_eq!(
+            get(&client, uri).await,
+            (Status::ServiceUnavailable, unavailable()),
+            "{uri}"
+        );
+    }
+    admin.batch_execute("ROLLBACK").unwrap();
     assert_eq!(
         get(&client, "/products/1/related").await,
         (Status::Ok, json!([3, 1, 3, 2]))
