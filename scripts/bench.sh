@@ -89,7 +89,10 @@ if [ -z "${BENCH_EXTERNAL_DB:-}" ]; then
 fi
 
 echo "==> naive path (rocket_sync_db_pools, ping per checkout), cache off"
-start_server naive DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false DATABASE_NAIVE=true
+# Its own pool size: the naive path has no batching, so it wants as many
+# connections as requests in flight (8 was its best in session 1's sweep).
+start_server naive DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false DATABASE_NAIVE=true \
+  DATABASE_POOL_SIZE="${NAIVE_POOL_SIZE:-8}"
 naive=$(rps --urls-from-file "$URLS/uniform-product.txt")
 stop_server
 

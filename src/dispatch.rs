@@ -16,6 +16,7 @@
 //! cache hits included, for a whole round trip.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -235,7 +236,12 @@ impl Shared {
                     pending.waking = pending.waking.saturating_sub(1);
                 }
             };
-            job(self);
+            // A panic would end this thread for good and leave the service
+            // one connection short; it costs the requests of that job only
+            // (their answers are dropped: a 500 each).
+            if std::panic::catch_unwind(AssertUnwindSafe(|| job(self))).is_err() {
+                log::error!("a database job panicked; its requests answer 500");
+            }
         }
     }
 }
