@@ -57,6 +57,14 @@ pub fn request_key(path: &str, query: Option<&str>) -> u128 {
     hasher.digest128()
 }
 
+/// What an entry costs besides its body and tag: the key, the `Arc`, and
+/// moka's own bookkeeping (entry info, access and write-order nodes, hash
+/// table slot). Measured, not guessed: filling an 8 MiB (16 MiB) cache with
+/// `/related` answers of ~40 bytes grew the server by 45 MB (91 MB) when 128
+/// bytes were assumed per entry, ~1 KB an entry in all. Counting the real
+/// cost keeps `cache_max_mb` close to the memory the cache takes.
+const ENTRY_OVERHEAD: usize = 1024;
+
 /// The in-process response cache (or its absence, when disabled).
 pub struct ResponseCache {
     entries: Option<Cache<u128, Arc<CachedBody>>>,
@@ -70,7 +78,7 @@ impl ResponseCache {
             Cache::builder()
                 .max_capacity(settings.cache_max_mb * 1024 * 1024)
                 .weigher(|_: &u128, value: &Arc<CachedBody>| {
-                    let bytes = 16 + value.body.len() + value.etag.len() + 96;
+                    let bytes = ENTRY_OVERHEAD + value.body.len() + value.etag.len();
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .time_to_live(Duration::from_secs(settings.cache_ttl_seconds))
