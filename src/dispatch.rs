@@ -9,7 +9,9 @@
 //! its kind, and the thread that takes the queue answers every lookup in it
 //! from one `= ANY($1)` statement (`catalog::find_products` and friends). An
 //! idle thread takes a lookup at once, as a batch of one: nothing here delays
-//! a request to gather others.
+//! a request to gather others. A lookup of an id that a thread is fetching
+//! right now joins that fetch, so a stampede on one product is one fetch
+//! even with the response cache off.
 //!
 //! Why threads of its own: the queries are blocking (Diesel, libpq). Run on
 //! Rocket's async workers they stall every other request on that worker,
@@ -42,33 +44,60 @@ pub type Answer<V> = Result<Option<V>, ApiError>;
 /// value) for each one that exists.
 pub type Load<V> = fn(&mut PgConnection, &[i32]) -> QueryResult<Vec<(i32, V)>>;
 
-/// A kind of lookup: its queue and the statement that answers a batch of it.
+/// A kind of lookup: its lane and the statement that answers a batch of it.
 pub struct Kind<V: 'static> {
-    queue: fn(&mut Pending) -> &mut VecDeque<Waiting<V>>,
+    lane: fn(&mut Pending) -> &mut Lane<V>,
     /// The statement, also used one id at a time by the naive path.
     pub load: Load<V>,
 }
 
 /// `GET /products/:id`.
-pub const PRODUCTS: Kind<ProductWithFeatures> = Kind {
-    queue: |p| &mut p.products,
+pub static PRODUCTS: Kind<ProductWithFeatures> = Kind {
+    lane: |p| &mut p.products,
     load: catalog::find_products,
 };
 
 /// `GET /products/:id/styles`.
-pub const STYLES: Kind<Vec<StyleWithChildren>> = Kind {
-    queue: |p| &mut p.styles,
+pub static STYLES: Kind<Vec<StyleWithChildren>> = Kind {
+    lane: |p| &mut p.styles,
     load: catalog::find_styles_by_product,
 };
 
 /// `GET /products/:id/related`.
-pub const RELATED: Kind<Vec<i32>> = Kind {
-    queue: |p| &mut p.related,
+pub static RELATED: Kind<Vec<i32>> = Kind {
+    lane: |p| &mut p.related,
     load: catalog::find_related_ids_by_product,
 };
 
 /// Work a thread runs on its own, after taking it out of the queues.
 type Job = Box<dyn FnOnce(&Shared) + Send>;
+
+/// The lookups of one kind: those waiting for a thread, and those that
+/// arrived while a thread was already fetching their id.
+struct Lane<V> {
+    queued: VecDeque<Waiting<V>>,
+    /// Ids being fetched now, with the lookups that joined each fetch: a
+    /// stampede on one id costs one fetch, whenever its lookups arrive.
+    in_flight: HashMap<i32, Vec<Waiting<V>>>,
+}
+
+impl<V> Default for Lane<V> {
+    fn default() -> Self {
+        Lane {
+            queued: VecDeque::new(),
+            in_flight: HashMap::new(),
+        }
+    }
+}
+
+impl<V> Lane<V> {
+    fn push(&mut self, waiting: Waiting<V>) {
+        match self.in_flight.get_mut(&waiting.id) {
+            Some(joined) => joined.push(waiting),
+            None => self.queued.push_back(waiting),
+        }
+    }
+}
 
 struct Waiting<V> {
     /// When it was queued, in queue order across every kind.
@@ -80,9 +109,9 @@ struct Waiting<V> {
 /// Everything waiting for a thread.
 #[derive(Default)]
 struct Pending {
-    products: VecDeque<Waiting<ProductWithFeatures>>,
-    styles: VecDeque<Waiting<Vec<StyleWithChildren>>>,
-    related: VecDeque<Waiting<Vec<i32>>>,
+    products: Lane<ProductWithFeatures>,
+    styles: Lane<Vec<StyleWithChildren>>,
+    related: Lane<Vec<i32>>,
     reads: VecDeque<(u64, Job)>,
     next_seq: u64,
     /// Threads waiting for work, so a submit only wakes one when one sleeps.
@@ -103,9 +132,9 @@ impl Pending {
     /// (oldest first), or a read.
     fn take_oldest(&mut self) -> Option<Job> {
         let heads = [
-            self.products.front().map(|w| w.seq),
-            self.styles.front().map(|w| w.seq),
-            self.related.front().map(|w| w.seq),
+            self.products.queued.front().map(|w| w.seq),
+            self.styles.queued.front().map(|w| w.seq),
+            self.related.queued.front().map(|w| w.seq),
             self.reads.front().map(|(seq, _)| *seq),
         ];
         let (oldest, _) = heads
@@ -121,14 +150,31 @@ impl Pending {
         }
     }
 
-    fn take_batch<V: Clone + Send>(&mut self, kind: &Kind<V>) -> Job {
-        let batch = drain_batch((kind.queue)(self));
-        let load = kind.load;
+    fn take_batch<V: Clone + Send>(&mut self, kind: &'static Kind<V>) -> Job {
+        let lane = (kind.lane)(self);
+        let mut batch = drain_batch(&mut lane.queued);
+        let ids = batch_ids(&batch);
+        for id in &ids {
+            lane.in_flight.entry(*id).or_default();
+        }
         Box::new(move |shared: &Shared| {
-            let ids = batch_ids(&batch);
-            if !ids.is_empty() {
-                answer(batch, shared.run(|c| load(c, &ids)));
+            let found = if ids.is_empty() {
+                Ok(Vec::new())
+            } else {
+                // Caught here, not only by the thread: the ids must leave
+                // `in_flight` whatever happens, or their lookups would wait
+                // on a fetch that never ends.
+                std::panic::catch_unwind(AssertUnwindSafe(|| shared.run(|c| (kind.load)(c, &ids))))
+                    .unwrap_or_else(|_| Err(ApiError::Internal("a batched lookup panicked".into())))
+            };
+            {
+                let mut pending = shared.lock();
+                let lane = (kind.lane)(&mut pending);
+                for id in &ids {
+                    batch.extend(lane.in_flight.remove(id).unwrap_or_default());
+                }
             }
+            answer(batch, found);
         })
     }
 }
@@ -278,7 +324,7 @@ impl Dispatcher {
         let (reply, answer) = oneshot::channel();
         self.submit(|pending| {
             let seq = pending.seq();
-            (kind.queue)(pending).push_back(Waiting { seq, id, reply });
+            (kind.lane)(pending).push(Waiting { seq, id, reply });
         });
         self.wait(answer).await?
     }
@@ -381,6 +427,18 @@ mod tests {
             queue.iter().map(|w| w.id).collect::<Vec<_>>(),
             [MAX_BATCH as i32 + 1]
         );
+    }
+
+    #[test]
+    fn a_lookup_of_an_id_in_flight_joins_its_fetch() {
+        let mut lane = Lane::<String>::default();
+        lane.in_flight.insert(7, Vec::new());
+        let (first, _a) = waiting(1, 7);
+        let (second, _b) = waiting(2, 8);
+        lane.push(first);
+        lane.push(second);
+        assert_eq!(lane.in_flight[&7].len(), 1);
+        assert_eq!(lane.queued.iter().map(|w| w.id).collect::<Vec<_>>(), [8]);
     }
 
     #[test]

@@ -107,7 +107,7 @@ async fn lookups_waiting_together_share_one_statement_per_kind() {
     let before = counter.total();
     let (gate, together) = join(fetch("/products/2/related"), async {
         let mut watcher = db.connect();
-        while lock_waiters(&mut watcher) == 0 {
+        while common::lock_waiters(&mut watcher) == 0 {
             rocket::tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let release = async {
@@ -123,15 +123,51 @@ async fn lookups_waiting_together_share_one_statement_per_kind() {
     assert_eq!(counter.total() - before, 4);
 }
 
-/// Sessions of this database waiting for a lock.
-fn lock_waiters(conn: &mut diesel::PgConnection) -> i64 {
-    use diesel::prelude::*;
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "(SELECT count(*) FROM pg_stat_activity \
-          WHERE datname = current_database() AND wait_event_type = 'Lock')",
-    ))
-    .get_result(conn)
-    .unwrap()
+/// With the cache off, lookups of a product that is being fetched join that
+/// fetch: a stampede on one id is one statement, whenever its requests come.
+#[rocket::async_test]
+async fn lookups_of_an_id_in_flight_join_its_fetch() {
+    use diesel::connection::SimpleConnection;
+    use rocket::futures::future::{join, join_all};
+    use std::time::Duration;
+
+    let db = TestDb::with_fixtures();
+    let client = common::client_with(
+        &db.url,
+        &[
+            ("databases.atelier.pool_size", serde_json::json!(2)),
+            ("cache_enabled", serde_json::json!(false)),
+        ],
+    )
+    .await;
+    let fetch = || async {
+        let response = client.get("/products/11/styles").dispatch().await;
+        (response.status(), response.into_string().await)
+    };
+    let alone = fetch().await;
+    let counter = client.rocket().state::<StatementCounter>().unwrap().clone();
+    let mut admin = db.connect();
+    admin
+        .batch_execute("BEGIN; LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let before = counter.total();
+    // The first fetch waits on the lock; the others come while it waits,
+    // with a second connection idle that could have fetched them again.
+    let (first, rest) = join(fetch(), async {
+        let mut watcher = db.connect();
+        while common::lock_waiters(&mut watcher) == 0 {
+            rocket::tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let release = async {
+            rocket::tokio::time::sleep(Duration::from_millis(300)).await;
+            admin.batch_execute("ROLLBACK").unwrap();
+        };
+        join(join_all((0..20).map(|_| fetch())), release).await.0
+    })
+    .await;
+    assert_eq!(first, alone);
+    assert!(rest.iter().all(|answer| *answer == alone));
+    assert_eq!(counter.total() - before, 1);
 }
 
 /// Every catalog statement has a fixed shape, so Diesel prepares it once per

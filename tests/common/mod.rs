@@ -194,3 +194,13 @@ pub fn generated_dump(name: &str, products: u32, seed: u64) -> Scratch {
     .expect("generating a dump");
     scratch
 }
+
+/// Sessions of this database waiting for a lock.
+pub fn lock_waiters(conn: &mut PgConnection) -> i64 {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pg_stat_activity \
+          WHERE datname = current_database() AND wait_event_type = 'Lock')",
+    ))
+    .get_result(conn)
+    .unwrap()
+}
