@@ -131,29 +131,21 @@ async fn if_none_match_gives_304() {
 
 #[rocket::async_test]
 async fn a_stampede_loads_once() {
-    use diesel::connection::SimpleConnection;
     use rocket::futures::future::{join, join_all};
 
     let db = TestDb::with_fixtures();
     let client = common::client(&db).await;
-    // The first fetch waits on a lock held here until all 50 have asked:
-    // whatever their timing, they must share that one fetch.
-    let mut admin = db.connect();
-    admin
-        .batch_execute("BEGIN; LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
+    // The first fetch waits on a lock until all 50 have asked: whatever
+    // their timing, they must share that one fetch.
+    let lock = common::ProductLock::take(&db);
     let before = statements(&client);
     let requests = (0..50).map(|_| async {
         let response = client.get("/products/11/styles").dispatch().await;
         (response.status(), response.into_string().await)
     });
     let release = async {
-        let mut watcher = db.connect();
-        while common::lock_waiters(&mut watcher) == 0 {
-            rocket::tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        rocket::tokio::time::sleep(Duration::from_millis(300)).await;
-        admin.batch_execute("ROLLBACK").unwrap();
+        common::until_a_lock_is_waited_on(&db).await;
+        lock.release_soon().await;
     };
     let (answers, ()) = join(join_all(requests), release).await;
     assert!(answers

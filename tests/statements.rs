@@ -58,9 +58,7 @@ async fn statements_per_request() {
 /// statement per kind, and each gets exactly the answer it gets alone.
 #[rocket::async_test]
 async fn lookups_waiting_together_share_one_statement_per_kind() {
-    use diesel::connection::SimpleConnection;
     use rocket::futures::future::{join, join_all};
-    use std::time::Duration;
 
     let db = TestDb::with_fixtures();
     let client = common::client_with(
@@ -100,21 +98,11 @@ async fn lookups_waiting_together_share_one_statement_per_kind() {
     // The first lookup takes the only connection and waits on a lock held
     // here; everything else queues behind it until the lock goes.
     let counter = client.rocket().state::<StatementCounter>().unwrap().clone();
-    let mut admin = db.connect();
-    admin
-        .batch_execute("BEGIN; LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
+    let lock = common::ProductLock::take(&db);
     let before = counter.total();
     let (gate, together) = join(fetch("/products/2/related"), async {
-        let mut watcher = db.connect();
-        while common::lock_waiters(&mut watcher) == 0 {
-            rocket::tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let release = async {
-            rocket::tokio::time::sleep(Duration::from_millis(300)).await;
-            admin.batch_execute("ROLLBACK").unwrap();
-        };
-        join(join_all(uris.map(fetch)), release).await.0
+        common::until_a_lock_is_waited_on(&db).await;
+        join(join_all(uris.map(fetch)), lock.release_soon()).await.0
     })
     .await;
     assert_eq!(gate.0, Status::Ok);
@@ -127,9 +115,7 @@ async fn lookups_waiting_together_share_one_statement_per_kind() {
 /// fetch: a stampede on one id is one statement, whenever its requests come.
 #[rocket::async_test]
 async fn lookups_of_an_id_in_flight_join_its_fetch() {
-    use diesel::connection::SimpleConnection;
     use rocket::futures::future::{join, join_all};
-    use std::time::Duration;
 
     let db = TestDb::with_fixtures();
     let client = common::client_with(
@@ -146,23 +132,15 @@ async fn lookups_of_an_id_in_flight_join_its_fetch() {
     };
     let alone = fetch().await;
     let counter = client.rocket().state::<StatementCounter>().unwrap().clone();
-    let mut admin = db.connect();
-    admin
-        .batch_execute("BEGIN; LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
+    let lock = common::ProductLock::take(&db);
     let before = counter.total();
     // The first fetch waits on the lock; the others come while it waits,
     // with a second connection idle that could have fetched them again.
     let (first, rest) = join(fetch(), async {
-        let mut watcher = db.connect();
-        while common::lock_waiters(&mut watcher) == 0 {
-            rocket::tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let release = async {
-            rocket::tokio::time::sleep(Duration::from_millis(300)).await;
-            admin.batch_execute("ROLLBACK").unwrap();
-        };
-        join(join_all((0..20).map(|_| fetch())), release).await.0
+        common::until_a_lock_is_waited_on(&db).await;
+        join(join_all((0..20).map(|_| fetch())), lock.release_soon())
+            .await
+            .0
     })
     .await;
     assert_eq!(first, alone);

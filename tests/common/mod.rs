@@ -195,12 +195,42 @@ pub fn generated_dump(name: &str, products: u32, seed: u64) -> Scratch {
     scratch
 }
 
-/// Sessions of this database waiting for a lock.
-pub fn lock_waiters(conn: &mut PgConnection) -> i64 {
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "(SELECT count(*) FROM pg_stat_activity \
-          WHERE datname = current_database() AND wait_event_type = 'Lock')",
-    ))
-    .get_result(conn)
-    .unwrap()
+/// A session of `db` holding the `product` table locked: every statement
+/// that reads it waits until [`ProductLock::release_soon`]. Tests use it to
+/// keep a fetch in flight while other requests arrive, whatever the timing.
+pub struct ProductLock(PgConnection);
+
+impl ProductLock {
+    pub fn take(db: &TestDb) -> ProductLock {
+        use diesel::connection::SimpleConnection;
+        let mut conn = db.connect();
+        conn.batch_execute("BEGIN; LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        ProductLock(conn)
+    }
+
+    /// Releases the lock after 300 ms: time for every request started before
+    /// to have been polled to its wait.
+    pub async fn release_soon(mut self) {
+        use diesel::connection::SimpleConnection;
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        self.0.batch_execute("ROLLBACK").unwrap();
+    }
+}
+
+/// Returns once a session of `db` waits for a lock.
+pub async fn until_a_lock_is_waited_on(db: &TestDb) {
+    let mut conn = db.connect();
+    loop {
+        let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity \
+              WHERE datname = current_database() AND wait_event_type = 'Lock')",
+        ))
+        .get_result(&mut conn)
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
