@@ -72,12 +72,6 @@ pub fn list_products(
     }
 }
 
-/// A product and its features, or `None` if there is no such product.
-/// Statements: 1 (see [`find_products`]).
-pub fn find_product(conn: &mut PgConnection, id: i32) -> QueryResult<Option<ProductWithFeatures>> {
-    Ok(only(find_products(conn, &[id])?))
-}
-
 /// The products among `ids` that exist, each with its features in feature-id
 /// order, in product-id order. Statements: 1 (the features come joined to the
 /// product rows), whatever the number of ids.
@@ -99,15 +93,6 @@ pub fn find_products(
             .map(|(id, found, features)| (id, (found, features)))
             .collect(),
     )
-}
-
-/// The styles of a product with their photos and skus, or `None` if there is
-/// no such product. Statements: 1 (see [`find_styles_by_product`]).
-pub fn find_product_styles(
-    conn: &mut PgConnection,
-    product_id: i32,
-) -> QueryResult<Option<Vec<StyleWithChildren>>> {
-    Ok(only(find_styles_by_product(conn, &[product_id])?))
 }
 
 /// For each product among `ids` that exists, in product-id order: its styles
@@ -179,11 +164,6 @@ fn group_by_product<H, C>(
     groups
 }
 
-/// The value of a one-id lookup.
-fn only<V>(found: Vec<(i32, V)>) -> Option<V> {
-    found.into_iter().next().map(|(_, value)| value)
-}
-
 /// Products' styles, each with its photos and skus, in one statement: one
 /// row per style (by product id, then style id), the photos' and skus'
 /// columns aggregated into arrays in id order, and the products themselves
@@ -251,15 +231,6 @@ impl QueryFragment<Pg> for ProductStylesQuery {
 }
 
 impl RunQueryDsl<PgConnection> for ProductStylesQuery {}
-
-/// The ids a product is related to, in related-row order, or `None` if there
-/// is no such product. Statements: 1 (see [`find_related_ids_by_product`]).
-pub fn find_related_product_ids(
-    conn: &mut PgConnection,
-    product_id: i32,
-) -> QueryResult<Option<Vec<i32>>> {
-    Ok(only(find_related_ids_by_product(conn, &[product_id])?))
-}
 
 /// For each product among `ids` that exists, in product-id order: the ids it
 /// is related to, in related-row order. Statements: 1 (the related rows come

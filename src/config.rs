@@ -26,8 +26,7 @@ pub const DEFAULT_PORT: u16 = 3000;
 /// or more were slower still (README, "Speed"). A database on another host,
 /// where a round trip is mostly waiting, wants more.
 pub fn default_pool_size() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    u32::try_from(cores / 2).unwrap_or(u32::MAX).max(1)
+    u32::try_from(cores() / 2).unwrap_or(u32::MAX).max(1)
 }
 
 /// Seconds to wait for a pooled connection before answering 503.
@@ -71,10 +70,14 @@ impl Default for Settings {
 /// process holds its queued tasks; more workers leave fewer stranded.
 pub fn workers(figment: &Figment) -> usize {
     // Rocket's own default is the core count; only an explicit setting wins.
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     std::env::var_os("ROCKET_WORKERS")
         .and_then(|_| figment.extract_inner::<usize>("workers").ok())
-        .unwrap_or(3 * cores)
+        .unwrap_or(3 * cores())
+}
+
+/// The cores this process may use (1 if that cannot be told).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Loads `.env` if there is one; variables already set win.

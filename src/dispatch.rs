@@ -296,27 +296,26 @@ impl Shared {
 /// stops the threads.
 pub struct Dispatcher {
     shared: Arc<Shared>,
-    /// The connection pool the threads use, for tests and operators.
-    pub pool: r2d2::Pool<DbManager>,
 }
 
 impl Dispatcher {
-    /// Starts `pool.max_state()` threads over `pool`; a request that gets no
+    /// Starts `pool.max_size()` threads over `pool`; a request that gets no
     /// answer within `timeout` is answered 503.
     pub fn start(pool: r2d2::Pool<DbManager>, timeout: Duration) -> std::io::Result<Self> {
+        let threads = pool.max_size();
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             work: Condvar::new(),
-            pool: pool.clone(),
+            pool,
             timeout,
         });
-        for n in 0..pool.max_size() {
+        for n in 0..threads {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name(format!("atelier-db-{n}"))
                 .spawn(move || shared.serve())?;
         }
-        Ok(Dispatcher { shared, pool })
+        Ok(Dispatcher { shared })
     }
 
     /// Looks up product `id`; `None` if there is no such product.

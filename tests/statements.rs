@@ -168,9 +168,9 @@ fn catalog_statements_are_prepared_once_per_connection() {
     let mut counts = Vec::new();
     for _ in 0..2 {
         for id in [1, 3, 11, 42] {
-            catalog::find_product(&mut conn, id).unwrap();
-            catalog::find_product_styles(&mut conn, id).unwrap();
-            catalog::find_related_product_ids(&mut conn, id).unwrap();
+            catalog::find_products(&mut conn, &[id]).unwrap();
+            catalog::find_styles_by_product(&mut conn, &[id]).unwrap();
+            catalog::find_related_ids_by_product(&mut conn, &[id]).unwrap();
         }
         catalog::list_products(&mut conn, Page { page: 1, count: 5 }, &[]).unwrap();
         counts.push(prepared(&mut conn));
