@@ -71,13 +71,16 @@ write("skewed-mixed", (f"/products/{popular()}{rng.choice(list(ends.values()))}"
 PY
 }
 
-# Everything a run needs: the database with the full dataset, oha, the
-# release binary, the URL lists; the server is stopped when the script exits.
+# Everything a run needs: the database with the full dataset (PostgreSQL's
+# buffers sized for it and filled), oha, the release binary, the URL lists;
+# the server is stopped when the script exits.
 prepare_load_run() {
   ensure_database
+  size_shared_buffers
   ensure_oha
   build_release
   ensure_full_dataset
+  prewarm_catalog
   write_url_lists
   trap stop_server EXIT
 }

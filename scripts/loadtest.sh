@@ -61,6 +61,7 @@ commit=$(git rev-parse --short HEAD)$(git diff --quiet || echo "+changes")
   echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); load generator (oha $(oha --version | awk '{print $2}')) on the same machine"
   echo "- dataset: $(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM product") products (generated, imported with atelier import)"
   echo "- database: ${DATABASE_URL//:atelier@/:***@}, PostgreSQL $(psql "$DATABASE_URL" -tAc 'SHOW server_version')"
+  echo "- PostgreSQL settings: shared_buffers $(psql "$DATABASE_URL" -tAc 'SHOW shared_buffers')$([ -n "${MANAGED_PORT:-}" ] && echo ", catalog read into the buffers before the run (pg_prewarm)"), otherwise as installed"
   echo "- server: release build, defaults (pool ${DATABASE_POOL_SIZE:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))} connection(s) and database thread(s), 3 workers per core, cache 32 MiB / 60 s) unless the settings column says otherwise"
   echo "- closed model: $CONNECTIONS connections for $DURATION; open model: $RATE requests/s, latency corrected for coordinated omission, $DURATION"
   echo "- server peak RSS: $cached_rss MB (cache on), $uncached_rss MB (cache off)"
