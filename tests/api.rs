@@ -266,6 +266,41 @@ async fn styles_keep_key_and_field_order() {
     assert!(body.starts_with(r#"{"product_id":"1","results":[{"style_id":1,"name":"Forest Green & Black","original_price":"140.00","sale_price":null,"default?":true,"photos":[{"thumbnail_url":"#), "{body}");
 }
 
+/// Text with quotes, backslashes, control characters and non-ASCII in a
+/// style, its photos and its skus comes out byte for byte as serde_json
+/// writes it, after its trip through the styles query's arrays.
+#[rocket::async_test]
+async fn styles_text_comes_out_exactly() {
+    use diesel::connection::SimpleConnection;
+
+    let db = TestDb::with_fixtures();
+    let odd =
+        "a \"quote\", a \\ backslash,\nnew line\ttab\r\u{8}\u{c}\u{1}\u{1f}\u{7f} é 😀 </script>";
+    let sql_text = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    db.connect()
+        .batch_execute(&format!(
+            "INSERT INTO product (id, name, slogan, description, category, default_price) \
+             VALUES (20, 'Odd', 's', 'd', 'c', 1); \
+             INSERT INTO styles (id, product_id, name, sale_price, original_price, default_style) \
+             VALUES (900, 20, {odd}, NULL, 10, true); \
+             INSERT INTO photos (id, style_id, url, thumbnail_url) VALUES (9000, 900, {url}, {odd}); \
+             INSERT INTO skus (id, style_id, size, quantity) VALUES (9000, 900, {odd}, 3);",
+            odd = sql_text(odd),
+            url = sql_text(&format!("https://x.example/{odd}")),
+        ))
+        .unwrap();
+    let client = common::client(&db).await;
+    let response = client.get("/products/20/styles").dispatch().await;
+    let body = response.into_string().await.unwrap();
+    let text = |s: &str| serde_json::to_string(s).unwrap();
+    let expected = format!(
+        r#"{{"product_id":"20","results":[{{"style_id":900,"name":{odd},"original_price":"10.00","sale_price":null,"default?":true,"photos":[{{"thumbnail_url":{odd},"url":{url}}}],"skus":{{"9000":{{"quantity":3,"size":{odd}}}}}}}]}}"#,
+        odd = text(odd),
+        url = text(&format!("https://x.example/{odd}")),
+    );
+    assert_eq!(body, expected);
+}
+
 #[rocket::async_test]
 async fn styles_with_no_default_and_with_two_defaults() {
     let db = TestDb::with_fixtures();
