@@ -150,31 +150,41 @@ async fn lookups_of_an_id_in_flight_join_its_fetch() {
 
 /// Every catalog statement has a fixed shape, so Diesel prepares it once per
 /// connection and reuses it: calling everything again prepares nothing new.
+/// And a pooled connection runs each with its generic plan, never planning an
+/// execution anew (PostgreSQL's default would, for every one of these).
 #[test]
-fn catalog_statements_are_prepared_once_per_connection() {
+fn catalog_statements_are_prepared_and_planned_once_per_connection() {
     use atelier::catalog::{self, Page};
+    use atelier::db::DbManager;
     use diesel::prelude::*;
+    use diesel::r2d2::ManageConnection;
+    use diesel::sql_types::BigInt;
 
     let db = TestDb::with_fixtures();
-    let mut conn = PgConnection::establish(&db.url).unwrap();
-    let prepared = |conn: &mut PgConnection| -> i64 {
-        // Raw SQL is never cached by Diesel, so this one adds nothing itself.
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT count(*) FROM pg_prepared_statements)",
+    let mut pooled = DbManager::new(db.url.clone(), StatementCounter::default())
+        .connect()
+        .unwrap();
+    let conn: &mut PgConnection = &mut pooled;
+    // (prepared statements, executions planned anew, executions on the
+    // generic plan). Raw SQL is never cached by Diesel, so this adds nothing.
+    let plans = |conn: &mut PgConnection| -> (i64, i64, i64) {
+        diesel::select(diesel::dsl::sql::<(BigInt, BigInt, BigInt)>(
+            "count(*), coalesce(sum(custom_plans), 0)::int8, coalesce(sum(generic_plans), 0)::int8 \
+             FROM pg_prepared_statements",
         ))
         .get_result(conn)
         .unwrap()
     };
     let mut counts = Vec::new();
     for _ in 0..2 {
-        for id in [1, 3, 11, 42] {
-            catalog::find_products(&mut conn, &[id]).unwrap();
-            catalog::find_styles_by_product(&mut conn, &[id]).unwrap();
-            catalog::find_related_ids_by_product(&mut conn, &[id]).unwrap();
+        for ids in [&[1][..], &[3, 11], &[42], &[1, 2, 3, 4, 5, 7, 11]] {
+            catalog::find_products(conn, ids).unwrap();
+            catalog::find_styles_by_product(conn, ids).unwrap();
+            catalog::find_related_ids_by_product(conn, ids).unwrap();
         }
-        catalog::list_products(&mut conn, Page { page: 1, count: 5 }, &[]).unwrap();
-        counts.push(prepared(&mut conn));
+        catalog::list_products(conn, Page { page: 1, count: 5 }, &[]).unwrap();
+        counts.push(plans(conn));
     }
-    // product, styles, related, one page shape.
-    assert_eq!(counts, [4, 4]);
+    // product, styles, related, one page shape; 13 and 26 executions.
+    assert_eq!(counts, [(4, 0, 13), (4, 0, 26)]);
 }
