@@ -10,24 +10,36 @@
 # and the server's peak RSS.
 #
 # The ratios whose sides are separate runs, (i), (ii) and (iii), are measured
-# in ROUNDS alternating rounds and reported as the median of the per-round
-# ratios (with their range): on a shared 2-core box one 10 s run of /health alone
-# ranges over +-15%, and alternating cancels the drift between the two sides.
+# in ROUNDS rounds of short runs and reported as the median of the per-round
+# ratios (with their range). On a shared 2-core box the speed of the whole
+# machine drifts by +-20% over tens of seconds (one 10 s run of /health alone:
+# 33k-49k RPS within minutes), so the two sides of a ratio are measured close
+# together, in turn (A B, then B A, so a steady drift favours neither), and
+# many times.
 #
-#   scripts/bench.sh                 DURATION=10s CONNECTIONS=32 ROUNDS=3 to change
+#   scripts/bench.sh      DURATION=10s ROUND_DURATION=4s ROUNDS=7 CONNECTIONS=32 to change
 # (BENCH_EXTERNAL_DB=1 skips the Unix-socket figures, which need the local cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/load.sh
 
 DURATION=${DURATION:-10s}
+ROUND_DURATION=${ROUND_DURATION:-4s}
 CONNECTIONS=${CONNECTIONS:-32}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-7}
 LOGDIR=$(mktemp -d /tmp/atelier-bench.XXXXXX)
 
 prepare_load_run
 
 rps() { oha_json "$LOGDIR/run.json" -c "$CONNECTIONS" -z "$DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $1}'; }
+round_rps() { DURATION=$ROUND_DURATION rps "$@"; }
+# in_turn ROUND F...: runs the functions F in order, in reverse order in odd rounds.
+in_turn() {
+  local round=$1; shift
+  local order=("$@")
+  if [ $((round % 2)) = 1 ]; then order=(); for f in "$@"; do order=("$f" "${order[@]}"); done; fi
+  for f in "${order[@]}"; do $f; done
+}
 p50() { oha_json "$LOGDIR/run.json" -c 1 -z "$DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $2}'; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 # median_ratio "A1 A2 .." "B1 B2 ..": the median of Ai/Bi, then their range.
@@ -47,7 +59,7 @@ if ! psql "$DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'ateli
 fi
 # pgbench_tps HOST: pgbench -S TPS over TCP (an address) or a Unix socket (a directory).
 pgbench_tps() {
-  pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$1" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
+  pgbench -S -M prepared -c 16 -j 2 -T "${PGBENCH_DURATION:-${DURATION%s}}" -h "$1" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
     | awk '/^tps/ {printf "%.0f", $3}'
 }
 
@@ -55,10 +67,9 @@ echo "==> cache on"
 start_server cached DATABASE_URL="$DATABASE_URL"
 rps --urls-from-file "$URLS/original8.txt" > /dev/null   # fill
 healths=; cacheds=
-for _ in $(seq "$ROUNDS"); do
-  healths+=" $(rps "$BASE/health")"
-  cacheds+=" $(rps --urls-from-file "$URLS/original8.txt")"
-done
+health_round() { healths+=" $(round_rps "$BASE/health")"; }
+cached_round() { cacheds+=" $(round_rps --urls-from-file "$URLS/original8.txt")"; }
+for round in $(seq "$ROUNDS"); do in_turn "$round" health_round cached_round; done
 health=$(median $healths); cached=$(median $cacheds)
 cached_one=$(rps "$BASE/products/1")
 cached_rss=$(server_peak_rss_mb)
@@ -67,11 +78,12 @@ echo "==> cache off"
 start_server uncached DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false
 rps --urls-from-file "$URLS/uniform-mixed.txt" > /dev/null   # warm PostgreSQL's buffers
 pgbenchs=; products=; styless=
-for _ in $(seq "$ROUNDS"); do
-  pgbenchs+=" $(pgbench_tps "$host")"
-  products+=" $(rps --urls-from-file "$URLS/uniform-product.txt")"
-  styless+=" $(rps --urls-from-file "$URLS/uniform-styles.txt")"
-done
+pgbench_round() { pgbenchs+=" $(PGBENCH_DURATION=${ROUND_DURATION%s} pgbench_tps "$host")"; }
+product_round() { products+=" $(round_rps --urls-from-file "$URLS/uniform-product.txt")"; }
+styles_round() { styless+=" $(round_rps --urls-from-file "$URLS/uniform-styles.txt")"; }
+# Products sit between the two others in every round: each ratio's sides
+# stay next to each other.
+for round in $(seq "$ROUNDS"); do in_turn "$round" pgbench_round product_round styles_round; done
 pgbench_tps=$(median $pgbenchs); product=$(median $products); styles=$(median $styless)
 page1=$(p50 "$BASE/products?page=1&count=5")
 deep=$(p50 "$BASE/products?page=200000&count=5")
