@@ -59,7 +59,7 @@ if ! psql "$DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'ateli
 fi
 # pgbench_tps HOST: pgbench -S TPS over TCP (an address) or a Unix socket (a directory).
 pgbench_tps() {
-  pgbench -S -M prepared -c 16 -j 2 -T "${PGBENCH_DURATION:-${DURATION%s}}" -h "$1" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
+  pgbench -S -M prepared -c 16 -j 2 -T "${DURATION%s}" -h "$1" -p "$port" -U "$user" atelier_pgbench 2>/dev/null \
     | awk '/^tps/ {printf "%.0f", $3}'
 }
 
@@ -78,7 +78,7 @@ echo "==> cache off"
 start_server uncached DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false
 rps --urls-from-file "$URLS/uniform-mixed.txt" > /dev/null   # warm PostgreSQL's buffers
 pgbenchs=; products=; styless=
-pgbench_round() { pgbenchs+=" $(PGBENCH_DURATION=${ROUND_DURATION%s} pgbench_tps "$host")"; }
+pgbench_round() { pgbenchs+=" $(DURATION=$ROUND_DURATION pgbench_tps "$host")"; }
 product_round() { products+=" $(round_rps --urls-from-file "$URLS/uniform-product.txt")"; }
 styles_round() { styless+=" $(round_rps --urls-from-file "$URLS/uniform-styles.txt")"; }
 # Products sit between the two others in every round: each ratio's sides

@@ -111,8 +111,7 @@ size_shared_buffers() {
     return
   fi
   local have want
-  have=$(as_postgres psql -p "$MANAGED_PORT" -tAc \
-    "SELECT setting::bigint * current_setting('block_size')::bigint / 1048576 FROM pg_settings WHERE name = 'shared_buffers'")
+  have=$(as_postgres psql -p "$MANAGED_PORT" -tAc "SELECT pg_size_bytes(current_setting('shared_buffers')) / 1048576")
   want=$(awk '/MemTotal/ {printf "%d", $2 / 4096}' /proc/meminfo)
   if [ "$have" -ge "$want" ]; then
     echo "==> PostgreSQL shared_buffers: $have MB"
