@@ -95,6 +95,60 @@ pub fn find_products(
     )
 }
 
+/// A product's `/styles` answer: as the import rendered it, or (when its rows
+/// changed since, or it came in some other way) its styles to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StylesAnswer {
+    Rendered(String),
+    Rows(Vec<StyleWithChildren>),
+}
+
+/// For each product among `ids` that exists, in product-id order: its
+/// rendered styles answer from `styles_answers`, or for the products that
+/// have none there, their styles with photos and skus (see
+/// [`find_styles_by_product`]). Statements: 1, and 1 more when some product
+/// has no rendered answer.
+pub fn find_styles_answers(
+    conn: &mut PgConnection,
+    ids: &[i32],
+) -> QueryResult<Vec<(i32, StylesAnswer)>> {
+    use crate::schema::styles_answers;
+
+    let rendered: Vec<(i32, Option<String>)> = product::table
+        .left_join(styles_answers::table)
+        .filter(product::id.eq_any(ids.to_vec()))
+        .order(product::id)
+        .select((product::id, styles_answers::body.nullable()))
+        .load(conn)?;
+    let missing: Vec<i32> = rendered
+        .iter()
+        .filter(|(_, body)| body.is_none())
+        .map(|(id, _)| *id)
+        .collect();
+    let mut from_rows = if missing.is_empty() {
+        Vec::new()
+    } else {
+        find_styles_by_product(conn, &missing)?
+    }
+    .into_iter()
+    .peekable();
+    let mut answers = Vec::with_capacity(rendered.len());
+    for (id, body) in rendered {
+        match body {
+            Some(body) => answers.push((id, StylesAnswer::Rendered(body))),
+            // Both lists are in product-id order; a product deleted between
+            // the two statements is left out, as if it had gone first.
+            None => {
+                while from_rows.next_if(|(row_id, _)| *row_id < id).is_some() {}
+                if let Some((_, styles)) = from_rows.next_if(|(row_id, _)| *row_id == id) {
+                    answers.push((id, StylesAnswer::Rows(styles)));
+                }
+            }
+        }
+    }
+    Ok(answers)
+}
+
 /// For each product among `ids` that exists, in product-id order: its styles
 /// in id order, each with its photos and skus in id order. Statements: 1,
 /// whatever the number of products, styles, photos and skus (see

@@ -26,7 +26,7 @@ use diesel::r2d2;
 use diesel::{PgConnection, QueryResult};
 use rocket::tokio::sync::oneshot;
 
-use crate::catalog::{self, ProductWithFeatures, StyleWithChildren};
+use crate::catalog::{self, ProductWithFeatures, StylesAnswer};
 use crate::db::{is_connection_lost, DbManager};
 use crate::error::ApiError;
 
@@ -58,9 +58,9 @@ pub static PRODUCTS: Kind<ProductWithFeatures> = Kind {
 };
 
 /// `GET /products/:id/styles`.
-pub static STYLES: Kind<Vec<StyleWithChildren>> = Kind {
+pub static STYLES: Kind<StylesAnswer> = Kind {
     lane: |p| &mut p.styles,
-    load: catalog::find_styles_by_product,
+    load: catalog::find_styles_answers,
 };
 
 /// `GET /products/:id/related`.
@@ -110,7 +110,7 @@ struct Waiting<V> {
 #[derive(Default)]
 struct Pending {
     products: Lane<ProductWithFeatures>,
-    styles: Lane<Vec<StyleWithChildren>>,
+    styles: Lane<StylesAnswer>,
     related: Lane<Vec<i32>>,
     reads: VecDeque<(u64, Job)>,
     next_seq: u64,

@@ -9,7 +9,7 @@ use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
 
 use crate::api::Api;
 use crate::cache::Answer;
-use crate::catalog::{self, Page};
+use crate::catalog::{self, Page, StylesAnswer};
 use crate::dispatch;
 use crate::error::{error_response, ApiError, JsonBody};
 use crate::views::{ProductDetailView, ProductView, StylesView};
@@ -116,11 +116,14 @@ pub async fn get_product(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
 pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
     let id = ProductId::parse(id)?;
     api.respond(async {
-        let styles = api
+        let answer = api
             .lookup(&dispatch::STYLES, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
-        JsonBody::of(&StylesView::new(id.0, styles))
+        match answer {
+            StylesAnswer::Rendered(body) => Ok(JsonBody(body.into_bytes())),
+            StylesAnswer::Rows(styles) => JsonBody::of(&StylesView::new(id.0, styles)),
+        }
     })
     .await
 }

@@ -59,9 +59,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    styles_answers (product_id) {
+        product_id -> Int4,
+        body -> Text,
+    }
+}
+
 diesel::joinable!(features -> product (product_id));
 diesel::joinable!(photos -> styles (style_id));
 diesel::joinable!(skus -> styles (style_id));
 diesel::joinable!(styles -> product (product_id));
+diesel::joinable!(styles_answers -> product (product_id));
 
-diesel::allow_tables_to_appear_in_same_query!(features, photos, product, related, skus, styles,);
+diesel::allow_tables_to_appear_in_same_query!(
+    features,
+    photos,
+    product,
+    related,
+    skus,
+    styles,
+    styles_answers,
+);

@@ -271,24 +271,10 @@ async fn styles_keep_key_and_field_order() {
 /// writes it, after its trip through the styles query's arrays.
 #[rocket::async_test]
 async fn styles_text_comes_out_exactly() {
-    use diesel::connection::SimpleConnection;
+    use common::fixtures::{insert_odd_text_product, ODD_TEXT as odd};
 
     let db = TestDb::with_fixtures();
-    let odd =
-        "a \"quote\", a \\ backslash,\nnew line\ttab\r\u{8}\u{c}\u{1}\u{1f}\u{7f} é 😀 </script>";
-    let sql_text = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    db.connect()
-        .batch_execute(&format!(
-            "INSERT INTO product (id, name, slogan, description, category, default_price) \
-             VALUES (20, 'Odd', 's', 'd', 'c', 1); \
-             INSERT INTO styles (id, product_id, name, sale_price, original_price, default_style) \
-             VALUES (900, 20, {odd}, NULL, 10, true); \
-             INSERT INTO photos (id, style_id, url, thumbnail_url) VALUES (9000, 900, {url}, {odd}); \
-             INSERT INTO skus (id, style_id, size, quantity) VALUES (9000, 900, {odd}, 3);",
-            odd = sql_text(odd),
-            url = sql_text(&format!("https://x.example/{odd}")),
-        ))
-        .unwrap();
+    insert_odd_text_product(&mut db.connect());
     let client = common::client(&db).await;
     let response = client.get("/products/20/styles").dispatch().await;
     let body = response.into_string().await.unwrap();

@@ -79,7 +79,7 @@ async fn cached_answers_are_the_fresh_ones() {
 
 #[rocket::async_test]
 async fn a_hit_runs_no_statement() {
-    let db = TestDb::with_fixtures();
+    let db = TestDb::with_rendered_fixtures();
     let client = common::client(&db).await;
     let before = statements(&client);
     client.get("/products/11/styles").dispatch().await;
@@ -133,7 +133,7 @@ async fn if_none_match_gives_304() {
 async fn a_stampede_loads_once() {
     use rocket::futures::future::{join, join_all};
 
-    let db = TestDb::with_fixtures();
+    let db = TestDb::with_rendered_fixtures();
     let client = common::client(&db).await;
     // The first fetch waits on a lock until all 50 have asked: whatever
     // their timing, they must share that one fetch.

@@ -41,7 +41,10 @@ fn migrate_applies_the_schema_and_is_idempotent() {
     ))
     .get_result(&mut db.connect())
     .unwrap();
-    assert_eq!(tables, 7, "six tables and Diesel's migration table");
+    assert_eq!(
+        tables, 8,
+        "six tables, the styles answers and Diesel's migration table"
+    );
 }
 
 #[test]

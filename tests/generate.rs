@@ -11,6 +11,7 @@ use std::path::Path;
 use atelier::import::tables::Table;
 use atelier::import::{self, ImportOptions, ProgressMode};
 use common::{generated_dump, TestDb};
+use diesel::prelude::*;
 use rocket::http::Status;
 use serde_json::{json, Value};
 
@@ -372,6 +373,13 @@ async fn a_generated_dump_is_imported_and_served_as_its_csv_says() {
         report.file(Table::Product).unwrap().loaded,
         u64::from(products)
     );
+    // Every product's /styles answer was rendered by the import, so the
+    // answers below are the rendered ones, not the rows'.
+    let rendered: i64 = atelier::schema::styles_answers::table
+        .count()
+        .get_result(&mut db.connect())
+        .unwrap();
+    assert_eq!(rendered, i64::from(products));
     let oracle = Oracle::new(&dump.0, products);
     let client = common::client(&db).await;
 

@@ -140,6 +140,8 @@ fn tables_and_columns_are_the_contracts() {
         "styles.sale_price integer YES",
         "styles.original_price integer NO",
         "styles.default_style boolean NO",
+        "styles_answers.product_id integer NO",
+        "styles_answers.body text NO",
     ];
     assert_eq!(got, expected);
 }
@@ -180,6 +182,7 @@ fn foreign_keys_and_their_indexes() {
             "related.related_product_id -> product",
             "skus.style_id -> styles",
             "styles.product_id -> product",
+            "styles_answers.product_id -> product",
         ]
     );
     // A foreign-key column is unindexed when no index starts with it.
@@ -210,6 +213,7 @@ fn foreign_keys_and_their_indexes() {
             "related PRIMARY KEY (id)",
             "skus PRIMARY KEY (id)",
             "styles PRIMARY KEY (id)",
+            "styles_answers PRIMARY KEY (product_id)",
         ]
     );
 }
@@ -224,7 +228,12 @@ fn printed_table_blocks(columns: &[Column]) -> String {
                 out.push_str("    }\n}\n\n");
             }
             current = &column.table_name;
-            out.push_str(&format!("diesel::table! {{\n    {current} (id) {{\n"));
+            // The key is the first column: `id`, or `product_id` for
+            // styles_answers.
+            out.push_str(&format!(
+                "diesel::table! {{\n    {current} ({}) {{\n",
+                column.column_name
+            ));
         }
         let sql_type = match column.data_type.as_str() {
             "integer" => "Int4",

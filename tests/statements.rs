@@ -23,12 +23,14 @@ async fn statements_per_request() {
     let db = TestDb::with_fixtures();
     let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
     let cases = [
-        // Twelve styles, 24 photos, 36 skus: one statement, photos and skus
-        // aggregated per style.
-        ("/products/11/styles", Status::Ok, 1),
-        ("/products/1/styles", Status::Ok, 1),
-        // No styles, or no product: the same statement tells 200 from 404.
-        ("/products/3/styles", Status::Ok, 1),
+        // No rendered answers (the fixtures are inserted, not imported):
+        // one statement finds none, one more reads the rows, whatever their
+        // number (twelve styles, 24 photos, 36 skus: photos and skus
+        // aggregated per style).
+        ("/products/11/styles", Status::Ok, 2),
+        ("/products/1/styles", Status::Ok, 2),
+        ("/products/3/styles", Status::Ok, 2),
+        // No product: the first statement tells 404 already.
         ("/products/42/styles", Status::NotFound, 1),
         ("/products", Status::Ok, 1),
         ("/products?page=2&count=1000", Status::Ok, 1),
@@ -54,13 +56,29 @@ async fn statements_per_request() {
     }
 }
 
+/// A rendered `/styles` answer is one statement, which also tells 404.
+#[rocket::async_test]
+async fn rendered_styles_answers_take_one_statement() {
+    let db = TestDb::with_rendered_fixtures();
+    let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
+    for (uri, status) in [
+        ("/products/11/styles", Status::Ok),
+        ("/products/3/styles", Status::Ok),
+        ("/products/42/styles", Status::NotFound),
+    ] {
+        for _ in 0..2 {
+            assert_eq!(statements_for(&client, uri, status).await, 1, "{uri}");
+        }
+    }
+}
+
 /// Lookups that wait for the connection together are answered by one
 /// statement per kind, and each gets exactly the answer it gets alone.
 #[rocket::async_test]
 async fn lookups_waiting_together_share_one_statement_per_kind() {
     use rocket::futures::future::{join, join_all};
 
-    let db = TestDb::with_fixtures();
+    let db = TestDb::with_rendered_fixtures();
     let client = common::client_with(
         &db.url,
         &[
@@ -117,7 +135,7 @@ async fn lookups_waiting_together_share_one_statement_per_kind() {
 async fn lookups_of_an_id_in_flight_join_its_fetch() {
     use rocket::futures::future::{join, join_all};
 
-    let db = TestDb::with_fixtures();
+    let db = TestDb::with_rendered_fixtures();
     let client = common::client_with(
         &db.url,
         &[
@@ -179,12 +197,14 @@ fn catalog_statements_are_prepared_and_planned_once_per_connection() {
     for _ in 0..2 {
         for ids in [&[1][..], &[3, 11], &[42], &[1, 2, 3, 4, 5, 7, 11]] {
             catalog::find_products(conn, ids).unwrap();
-            catalog::find_styles_by_product(conn, ids).unwrap();
+            catalog::find_styles_answers(conn, ids).unwrap();
             catalog::find_related_ids_by_product(conn, ids).unwrap();
         }
         catalog::list_products(conn, Page { page: 1, count: 5 }, &[]).unwrap();
         counts.push(plans(conn));
     }
-    // product, styles, related, one page shape; 13 and 26 executions.
-    assert_eq!(counts, [(4, 0, 13), (4, 0, 26)]);
+    // product, styles answers, styles rows, related, one page shape; 16
+    // and 32 executions (no answers are rendered here, so every id set with
+    // a product in it reads the rows too).
+    assert_eq!(counts, [(5, 0, 16), (5, 0, 32)]);
 }

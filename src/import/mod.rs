@@ -7,6 +7,7 @@
 //! killed import leaves it as it was, and the API answers throughout.
 //! Every rejected row goes to a rejects report with its file, line and reason.
 
+mod answers;
 pub mod csv;
 mod progress;
 pub mod tables;
@@ -22,6 +23,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use roaring::RoaringBitmap;
 
+pub use answers::render_styles_answers;
 pub use progress::ProgressMode;
 
 use self::csv::{Fields, RawRecord, RecordReader};
@@ -34,6 +36,18 @@ use crate::schema;
 
 /// The schema the next data set is built in.
 pub const STAGING_SCHEMA: &str = "atelier_import";
+/// The table of rendered `/styles` answers, derived from the loaded tables
+/// (see `answers`) and swapped in with them.
+const ANSWERS_TABLE: &str = "styles_answers";
+
+/// Every table an import replaces: the six of the dump, then the answers.
+fn served_tables() -> impl Iterator<Item = &'static str> {
+    Table::LOAD_ORDER
+        .iter()
+        .map(|t| t.table_name())
+        .chain(std::iter::once(ANSWERS_TABLE))
+}
+
 /// The advisory-lock key that keeps two imports from running at once.
 const IMPORT_LOCK: i64 = 0x0041_5445_4c49_4d50;
 
@@ -379,8 +393,9 @@ struct Ddl {
 /// The statements that give a staging table the indexes and constraints its
 /// served twin has, read from the catalog so the staging tables follow
 /// whatever the migrations made: primary and unique keys first (foreign keys
-/// need them), then the other indexes, then checks and foreign keys.
-fn twin_ddl(conn: &mut PgConnection, table: Table) -> Result<Vec<String>, ImportError> {
+/// need them), then the other indexes, then checks and foreign keys, then
+/// triggers.
+fn twin_ddl(conn: &mut PgConnection, table: &str) -> Result<Vec<String>, ImportError> {
     // With an empty search path every name in the definitions comes out
     // schema-qualified, so pointing them at the staging schema is exact.
     diesel::sql_query("SET LOCAL search_path = pg_catalog").execute(conn)?;
@@ -396,13 +411,17 @@ fn twin_ddl(conn: &mut PgConnection, table: Table) -> Result<Vec<String>, Import
              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE i.indrelid = format('public.%I', $2::text)::regclass
               AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+           UNION ALL
+           SELECT pg_get_triggerdef(t.oid), 4, t.tgname
+             FROM pg_trigger t
+            WHERE t.tgrelid = format('public.%I', $2::text)::regclass AND NOT t.tgisinternal
          ) d ORDER BY step, name",
     )
     .bind::<Text, _>(STAGING_SCHEMA)
-    .bind::<Text, _>(table.table_name())
+    .bind::<Text, _>(table)
     .load(conn)?;
-    let on_public = format!(" ON public.{} ", table.table_name());
-    let on_staging = format!(" ON {STAGING_SCHEMA}.{} ", table.table_name());
+    let on_public = format!(" ON public.{table} ");
+    let on_staging = format!(" ON {STAGING_SCHEMA}.{table} ");
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -445,7 +464,7 @@ pub fn run(database_url: &str, options: &ImportOptions) -> Result<ImportReport, 
     if !locked.locked {
         return Err(ImportError::Busy);
     }
-    let result = import_locked(&mut conn, &mut files, options, started);
+    let result = import_locked(&mut conn, database_url, &mut files, options, started);
     if result.is_err() {
         // Best effort: a later import drops the staging schema anyway.
         let _ = diesel::sql_query("RESET search_path").execute(&mut conn);
@@ -458,6 +477,7 @@ pub fn run(database_url: &str, options: &ImportOptions) -> Result<ImportReport, 
 
 fn import_locked(
     conn: &mut PgConnection,
+    database_url: &str,
     files: &mut [OpenFile],
     options: &ImportOptions,
     started: Instant,
@@ -469,14 +489,18 @@ fn import_locked(
         format!("CREATE SCHEMA {STAGING_SCHEMA}"),
     ];
     let mut twin = Vec::new();
+    let mut answers_twin = Vec::new();
     conn.transaction(|conn| {
-        for table in Table::LOAD_ORDER {
+        for name in served_tables() {
             staging_ddl.push(format!(
                 "CREATE TABLE {STAGING_SCHEMA}.{name} (LIKE public.{name} INCLUDING DEFAULTS \
-                 INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE)",
-                name = table.table_name()
+                 INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE)"
             ));
-            twin.push(twin_ddl(conn, table)?);
+            if name == ANSWERS_TABLE {
+                answers_twin = twin_ddl(conn, name)?;
+            } else {
+                twin.push(twin_ddl(conn, name)?);
+            }
         }
         Ok::<_, ImportError>(())
     })?;
@@ -517,10 +541,19 @@ fn import_locked(
     phases.push(("indexes and constraints", phase_started.elapsed()));
 
     let phase_started = Instant::now();
+    progress::phase(options.progress, "rendering the styles answers");
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    answers::render_styles_answers(database_url, STAGING_SCHEMA, parts)?;
+    // Its key and foreign key after the rows, like the loaded tables'.
+    for statement in &answers_twin {
+        diesel::sql_query(statement).execute(conn)?;
+    }
+    phases.push(("styles answers", phase_started.elapsed()));
+
+    let phase_started = Instant::now();
     progress::phase(options.progress, "analyzing");
-    for table in Table::LOAD_ORDER {
-        diesel::sql_query(format!("ANALYZE {STAGING_SCHEMA}.{}", table.table_name()))
-            .execute(conn)?;
+    for name in served_tables() {
+        diesel::sql_query(format!("ANALYZE {STAGING_SCHEMA}.{name}")).execute(conn)?;
     }
     phases.push(("analyze", phase_started.elapsed()));
 
@@ -543,7 +576,7 @@ fn swap(conn: &mut PgConnection) -> Result<(), ImportError> {
         // Readers hold the served tables only for the length of a query;
         // waiting longer than this means something else holds them.
         diesel::sql_query("SET LOCAL lock_timeout = '30s'").execute(conn)?;
-        let names: Vec<&str> = Table::LOAD_ORDER.iter().map(|t| t.table_name()).collect();
+        let names: Vec<&str> = served_tables().collect();
         let served: Vec<String> = names.iter().map(|n| format!("public.{n}")).collect();
         diesel::sql_query(format!("DROP TABLE {}", served.join(", "))).execute(conn)?;
         for name in &names {

@@ -20,6 +20,30 @@ use diesel::prelude::*;
 
 pub const CREATED: &str = "2021-08-13T14:39:39.968Z";
 pub const UPDATED: &str = "2022-01-02T03:04:05.120Z";
+/// Text with everything JSON escapes and some things it must not: quotes,
+/// backslash, control characters, DEL, non-ASCII, `</script>`.
+pub const ODD_TEXT: &str =
+    "a \"quote\", a \\ backslash,\nnew line\ttab\r\u{8}\u{c}\u{1}\u{1f}\u{7f} é 😀 </script>";
+
+/// Product 20: one style whose name, photo and sku size are [`ODD_TEXT`]
+/// (style 900, photo 9000 with URL `https://x.example/` + the text, sku 9000).
+pub fn insert_odd_text_product(conn: &mut PgConnection) {
+    use diesel::connection::SimpleConnection;
+
+    let sql_text = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    conn.batch_execute(&format!(
+        "INSERT INTO product (id, name, slogan, description, category, default_price) \
+         VALUES (20, 'Odd', 's', 'd', 'c', 1); \
+         INSERT INTO styles (id, product_id, name, sale_price, original_price, default_style) \
+         VALUES (900, 20, {odd}, NULL, 10, true); \
+         INSERT INTO photos (id, style_id, url, thumbnail_url) VALUES (9000, 900, {url}, {odd}); \
+         INSERT INTO skus (id, style_id, size, quantity) VALUES (9000, 900, {odd}, 3);",
+        odd = sql_text(ODD_TEXT),
+        url = sql_text(&format!("https://x.example/{ODD_TEXT}")),
+    ))
+    .unwrap();
+}
+
 /// The style of product 11 whose photos and skus the many-styles test reads.
 pub const MANY_STYLES_PRODUCT: i32 = 11;
 

@@ -72,6 +72,20 @@ impl TestDb {
         db
     }
 
+    /// A migrated database holding the fixture catalog, with every product's
+    /// `/styles` answer rendered as an import leaves it.
+    pub fn with_rendered_fixtures() -> TestDb {
+        let db = TestDb::with_fixtures();
+        db.render_styles_answers();
+        db
+    }
+
+    /// Renders every product's `/styles` answer, as an import does.
+    pub fn render_styles_answers(&self) -> u64 {
+        atelier::import::render_styles_answers(&self.url, "public", 2)
+            .expect("rendering the styles answers")
+    }
+
     pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url).expect("connecting to the test database")
     }
@@ -118,8 +132,9 @@ struct Line {
     line: String,
 }
 
-/// Every column, index and constraint of the tables in `schema`, one sorted
-/// line each: two databases with the same signature have the same schema.
+/// Every column, index, constraint and trigger of the tables in `schema`, and
+/// its functions, one sorted line each: two databases with the same signature
+/// have the same schema.
 pub fn schema_signature(conn: &mut PgConnection, schema: &str) -> Vec<String> {
     diesel::sql_query(
         "SELECT line FROM (
@@ -131,6 +146,13 @@ pub fn schema_signature(conn: &mut PgConnection, schema: &str) -> Vec<String> {
            SELECT format('index %s', regexp_replace(indexdef, ' ON \\S+\\.', ' ON '))
              FROM pg_indexes
             WHERE schemaname = $1 AND tablename <> '__diesel_schema_migrations'
+           UNION ALL
+           SELECT format('trigger %s', regexp_replace(pg_get_triggerdef(t.oid), ' ON \\S+\\.', ' ON '))
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal
+           UNION ALL
+           SELECT format('function %s', p.oid::regprocedure)
+             FROM pg_proc p WHERE p.pronamespace = $1::regnamespace
            UNION ALL
            SELECT format('constraint %s %s %s %s', c.relname, con.conname,
                          pg_get_constraintdef(con.oid), con.convalidated)

@@ -1,0 +1,143 @@
+//! The rendered `/styles` answers (`styles_answers`): the import's SQL
+//! rendering writes the bytes the service's own rendering of the rows does,
+//! for every fixture product, odd text included; the service answers from
+//! them; and every change to styles, photos or skus drops the answers it
+//! touches, so the rows answer again.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::fixtures::insert_odd_text_product;
+use common::TestDb;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use rocket::http::Status;
+use rocket::local::asynchronous::Client;
+
+async fn uncached_client(db: &TestDb) -> Client {
+    common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await
+}
+
+async fn styles_body(client: &Client, id: i32) -> String {
+    let response = client
+        .get(format!("/products/{id}/styles"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok, "product {id}");
+    response.into_string().await.unwrap()
+}
+
+fn product_ids(conn: &mut PgConnection) -> Vec<i32> {
+    use atelier::schema::product;
+    product::table
+        .select(product::id)
+        .order(product::id)
+        .load(conn)
+        .unwrap()
+}
+
+/// (product id, body) of every rendered answer.
+fn rendered(conn: &mut PgConnection) -> Vec<(i32, String)> {
+    use atelier::schema::styles_answers;
+    styles_answers::table
+        .order(styles_answers::product_id)
+        .load(conn)
+        .unwrap()
+}
+
+fn rendered_ids(conn: &mut PgConnection) -> Vec<i32> {
+    rendered(conn).into_iter().map(|(id, _)| id).collect()
+}
+
+#[rocket::async_test]
+async fn rendered_answers_are_the_bytes_the_rows_give() {
+    let db = TestDb::with_fixtures();
+    let mut conn = db.connect();
+    insert_odd_text_product(&mut conn);
+    let client = uncached_client(&db).await;
+    let ids = product_ids(&mut conn);
+    assert_eq!(ids, [1, 2, 3, 4, 5, 7, 11, 20]);
+
+    // Nothing rendered yet: every answer comes from the rows.
+    assert_eq!(rendered(&mut conn), []);
+    let mut from_rows = Vec::new();
+    for &id in &ids {
+        from_rows.push((id, styles_body(&client, id).await));
+    }
+
+    assert_eq!(db.render_styles_answers(), 8);
+    assert_eq!(rendered(&mut conn), from_rows);
+    for (id, body) in &from_rows {
+        assert_eq!(&styles_body(&client, *id).await, body, "product {id}");
+    }
+}
+
+#[rocket::async_test]
+async fn changes_drop_the_answers_they_touch() {
+    let db = TestDb::with_rendered_fixtures();
+    let mut conn = db.connect();
+    let client = uncached_client(&db).await;
+    let all = [1, 2, 3, 4, 5, 7, 11];
+    assert_eq!(rendered_ids(&mut conn), all);
+
+    // A photo of product 1 changes: only product 1's answer goes, and the
+    // rows answer with the new URL.
+    conn.batch_execute(
+        "UPDATE photos SET url = 'https://changed.example/1'
+          WHERE id = (SELECT min(ph.id) FROM photos ph JOIN styles s ON s.id = ph.style_id
+                       WHERE s.product_id = 1)",
+    )
+    .unwrap();
+    assert_eq!(rendered_ids(&mut conn), [2, 3, 4, 5, 7, 11]);
+    assert!(styles_body(&client, 1)
+        .await
+        .contains(r#""url":"https://changed.example/1""#));
+
+    // A sku is added to a style of product 2.
+    conn.batch_execute(
+        "INSERT INTO skus (id, style_id, size, quantity)
+         SELECT 99001, min(id), 'XXL', 1 FROM styles WHERE product_id = 2",
+    )
+    .unwrap();
+    assert_eq!(rendered_ids(&mut conn), [3, 4, 5, 7, 11]);
+    assert!(styles_body(&client, 2)
+        .await
+        .contains(r#""99001":{"quantity":1,"size":"XXL"}"#));
+
+    // A style moves from product 4 to product 3: both answers go.
+    conn.batch_execute(
+        "UPDATE styles SET product_id = 3 WHERE id = (SELECT min(id) FROM styles WHERE product_id = 4)",
+    )
+    .unwrap();
+    assert_eq!(rendered_ids(&mut conn), [5, 7, 11]);
+    assert_ne!(
+        styles_body(&client, 3).await,
+        r#"{"product_id":"3","results":[]}"#
+    );
+
+    // A style of product 5 is deleted, its photos and skus with it.
+    conn.batch_execute(
+        "DELETE FROM styles WHERE id = (SELECT min(id) FROM styles WHERE product_id = 5)",
+    )
+    .unwrap();
+    assert_eq!(rendered_ids(&mut conn), [7, 11]);
+
+    // A product that goes takes its answer with it; one that comes has none
+    // and is answered from its rows.
+    conn.batch_execute(
+        "DELETE FROM product WHERE id = 7;
+         INSERT INTO product (id, name, slogan, description, category, default_price)
+         VALUES (30, 'New', 's', 'd', 'c', 1)",
+    )
+    .unwrap();
+    assert_eq!(rendered_ids(&mut conn), [11]);
+    assert_eq!(
+        styles_body(&client, 30).await,
+        r#"{"product_id":"30","results":[]}"#
+    );
+
+    // TRUNCATE fires no row trigger: its own trigger drops every answer.
+    conn.batch_execute("TRUNCATE skus").unwrap();
+    assert_eq!(rendered_ids(&mut conn), Vec::<i32>::new());
+    assert!(!styles_body(&client, 11).await.contains("\"quantity\""));
+}
