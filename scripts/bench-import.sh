@@ -47,7 +47,7 @@ CREATE TABLE bench_baseline.styles (LIKE public.styles INCLUDING DEFAULTS INCLUD
 CREATE TABLE bench_baseline.photos (LIKE public.photos INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 CREATE TABLE bench_baseline.skus (LIKE public.skus INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 CREATE TABLE bench_baseline.related (LIKE public.related INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-CREATE TABLE bench_baseline.styles_answers (LIKE public.styles_answers INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+CREATE TABLE bench_baseline.styles_answers (LIKE public.styles_answers INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMPRESSION);
 SQL
 
 echo "==> baseline: psql \\copy + the same keys, indexes, foreign keys + ANALYZE"

@@ -151,6 +151,11 @@ pub fn schema_signature(conn: &mut PgConnection, schema: &str) -> Vec<String> {
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
             WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal
            UNION ALL
+           SELECT format('compression %s.%s %s', c.relname, a.attname, a.attcompression)
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r'
+              AND a.attcompression <> ''
+           UNION ALL
            SELECT format('function %s', p.oid::regprocedure)
              FROM pg_proc p WHERE p.pronamespace = $1::regnamespace
            UNION ALL
