@@ -388,25 +388,19 @@ fn load_file(
 struct Ddl {
     #[diesel(sql_type = Text)]
     ddl: String,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    step: i32,
 }
-
-/// The last step of [`twin_ddl`] that builds a key: an `ALTER TABLE` that
-/// locks readers out, unlike the later steps.
-const LAST_KEY_STEP: i32 = 1;
 
 /// The statements that give a staging table the indexes and constraints its
 /// served twin has, read from the catalog so the staging tables follow
 /// whatever the migrations made: primary and unique keys first (foreign keys
 /// need them), then the other indexes, then checks and foreign keys, then
-/// triggers; each with its step (0 to 4, in that order).
-fn twin_ddl(conn: &mut PgConnection, table: &str) -> Result<Vec<(i32, String)>, ImportError> {
+/// triggers.
+fn twin_ddl(conn: &mut PgConnection, table: &str) -> Result<Vec<String>, ImportError> {
     // With an empty search path every name in the definitions comes out
     // schema-qualified, so pointing them at the staging schema is exact.
     diesel::sql_query("SET LOCAL search_path = pg_catalog").execute(conn)?;
     let rows: Vec<Ddl> = diesel::sql_query(
-        "SELECT ddl, step FROM (
+        "SELECT ddl FROM (
            SELECT format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', $1::text, $2::text,
                          conname, pg_get_constraintdef(oid)) AS ddl,
                   CASE contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 ELSE 3 END AS step, conname AS name
@@ -431,11 +425,10 @@ fn twin_ddl(conn: &mut PgConnection, table: &str) -> Result<Vec<(i32, String)>, 
     Ok(rows
         .into_iter()
         .map(|row| {
-            let ddl = row.ddl.replacen(&on_public, &on_staging, 1).replace(
+            row.ddl.replacen(&on_public, &on_staging, 1).replace(
                 " REFERENCES public.",
                 &format!(" REFERENCES {STAGING_SCHEMA}."),
-            );
-            (row.step, ddl)
+            )
         })
         .collect())
 }
@@ -542,45 +535,21 @@ fn import_locked(
 
     let mut phases = Vec::new();
     let phase_started = Instant::now();
-    progress::phase(options.progress, "building keys");
-    let (keys, rest): (Vec<_>, Vec<_>) = twin
-        .iter()
-        .flatten()
-        .partition(|(step, _)| *step <= LAST_KEY_STEP);
-    for (_, statement) in keys {
+    progress::phase(options.progress, "building indexes and constraints");
+    for statement in twin.iter().flatten() {
         diesel::sql_query(statement).execute(conn)?;
     }
-    phases.push(("keys", phase_started.elapsed()));
+    phases.push(("indexes and constraints", phase_started.elapsed()));
 
     let phase_started = Instant::now();
-    progress::phase(
-        options.progress,
-        "building indexes and constraints, rendering the styles answers",
-    );
-    // The rendering only reads the loaded tables, so it runs on connections
-    // of its own while this one builds the indexes, foreign keys and
-    // triggers, whose locks let readers in: every core has work.
+    progress::phase(options.progress, "rendering the styles answers");
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    std::thread::scope(|scope| {
-        let render =
-            scope.spawn(|| answers::render_styles_answers(database_url, STAGING_SCHEMA, parts));
-        let built = rest
-            .iter()
-            .try_for_each(|(_, statement)| diesel::sql_query(statement).execute(conn).map(drop));
-        let rendered = render
-            .join()
-            .map_err(|_| ImportError::Other("rendering the styles answers panicked".into()))?;
-        built?;
-        rendered.map(drop)
-    })?;
-    // The answers' key and foreign key after their rows, like the others'.
-    for (_, statement) in &answers_twin {
+    answers::render_styles_answers(database_url, STAGING_SCHEMA, parts)?;
+    // Its key and foreign key after the rows, like the loaded tables'.
+    for statement in &answers_twin {
         diesel::sql_query(statement).execute(conn)?;
     }
-    phases.push((
-        "indexes, constraints and styles answers",
-        phase_started.elapsed(),
-    ));
+    phases.push(("styles answers", phase_started.elapsed()));
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "analyzing");
