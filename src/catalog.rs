@@ -136,10 +136,10 @@ pub fn find_styles_answers(
     for (id, body) in rendered {
         match body {
             Some(body) => answers.push((id, StylesAnswer::Rendered(body))),
-            // Both lists are in product-id order; a product deleted between
-            // the two statements is left out, as if it had gone first.
+            // The rows come for the missing ids, in the same order; a product
+            // deleted between the two statements is left out, as if it had
+            // gone first.
             None => {
-                while from_rows.next_if(|(row_id, _)| *row_id < id).is_some() {}
                 if let Some((_, styles)) = from_rows.next_if(|(row_id, _)| *row_id == id) {
                     answers.push((id, StylesAnswer::Rows(styles)));
                 }
