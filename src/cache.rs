@@ -13,6 +13,7 @@ use moka::future::Cache;
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
+use rustc_hash::FxBuildHasher;
 
 use crate::config::Settings;
 use crate::error::{json_content_type, ApiError, JsonBody};
@@ -67,7 +68,10 @@ const ENTRY_OVERHEAD: usize = 1024;
 
 /// The in-process response cache (or its absence, when disabled).
 pub struct ResponseCache {
-    entries: Option<Cache<u128, Arc<CachedBody>>>,
+    // Keys are already hashes (`request_key`), so the cheapest mixing will
+    // do: Fx is two multiplications, the default SipHash a few hundred
+    // instructions on every hit.
+    entries: Option<Cache<u128, Arc<CachedBody>, FxBuildHasher>>,
     cache_control: &'static str,
 }
 
@@ -82,7 +86,7 @@ impl ResponseCache {
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .time_to_live(Duration::from_secs(settings.cache_ttl_seconds))
-                .build()
+                .build_with_hasher(FxBuildHasher)
         });
         let cache_control = if entries.is_some() {
             format!("public, max-age={}", settings.cache_ttl_seconds)
@@ -104,13 +108,15 @@ impl ResponseCache {
         F: Future<Output = Result<JsonBody, ApiError>>,
     {
         let load = async { load.await.map(|body| Arc::new(CachedBody::new(body.0))) };
-        match &self.entries {
-            None => load.await,
-            Some(entries) => entries
-                .try_get_with(key, load)
-                .await
-                .map_err(|e| (*e).clone()),
+        let Some(entries) = &self.entries else {
+            return load.await;
+        };
+        if let Some(hit) = entries.get(&key).await {
+            return Ok(hit);
         }
+        load_once(entries, key, load)
+            .await
+            .map_err(|e| (*e).clone())
     }
 
     /// Forgets every answer (the catalog changed).
@@ -125,6 +131,21 @@ impl ResponseCache {
     pub fn cache_control(&self) -> &'static str {
         self.cache_control
     }
+}
+
+/// Loads `key` once for all the requests that miss it together. Boxed, and
+/// out of `get_or_load`'s body: moka's loading future is ~3 KB, which every
+/// request's future (hits included) would otherwise carry and copy, where a
+/// hit needs only `get`'s.
+fn load_once<'a, F>(
+    entries: &'a Cache<u128, Arc<CachedBody>, FxBuildHasher>,
+    key: u128,
+    load: F,
+) -> std::pin::Pin<Box<impl Future<Output = Result<Arc<CachedBody>, Arc<ApiError>>> + 'a>>
+where
+    F: Future<Output = Result<Arc<CachedBody>, ApiError>> + 'a,
+{
+    Box::pin(entries.try_get_with(key, load))
 }
 
 /// A 200 with a cached body, or a 304 when the client already has it.

@@ -7,7 +7,7 @@
 use std::io::Cursor;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use rocket::http::{ContentType, Status};
+use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use serde::Serialize;
@@ -67,8 +67,10 @@ impl From<serde_json::Error> for ApiError {
 }
 
 /// `application/json; charset=utf-8`, the content type of every answer.
-pub fn json_content_type() -> ContentType {
-    ContentType::new("application", "json").with_params(("charset", "utf-8"))
+/// A header made of static text: a `ContentType` would be formatted into a
+/// new string on every response.
+pub fn json_content_type() -> Header<'static> {
+    Header::new("Content-Type", "application/json; charset=utf-8")
 }
 
 /// A response body already serialized to JSON.
