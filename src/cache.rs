@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::io::Cursor;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,12 +67,14 @@ pub fn request_key(path: &str, query: Option<&str>) -> u128 {
 /// cost keeps `cache_max_mb` close to the memory the cache takes.
 const ENTRY_OVERHEAD: usize = 1024;
 
+/// The answers, by `request_key`. Keys are already hashes, so the cheapest
+/// mixing will do: Fx is two multiplications, the default SipHash a few
+/// hundred instructions on every hit.
+type Entries = Cache<u128, Arc<CachedBody>, FxBuildHasher>;
+
 /// The in-process response cache (or its absence, when disabled).
 pub struct ResponseCache {
-    // Keys are already hashes (`request_key`), so the cheapest mixing will
-    // do: Fx is two multiplications, the default SipHash a few hundred
-    // instructions on every hit.
-    entries: Option<Cache<u128, Arc<CachedBody>, FxBuildHasher>>,
+    entries: Option<Entries>,
     cache_control: &'static str,
 }
 
@@ -138,10 +141,10 @@ impl ResponseCache {
 /// request's future (hits included) would otherwise carry and copy, where a
 /// hit needs only `get`'s.
 fn load_once<'a, F>(
-    entries: &'a Cache<u128, Arc<CachedBody>, FxBuildHasher>,
+    entries: &'a Entries,
     key: u128,
     load: F,
-) -> std::pin::Pin<Box<impl Future<Output = Result<Arc<CachedBody>, Arc<ApiError>>> + 'a>>
+) -> Pin<Box<impl Future<Output = Result<Arc<CachedBody>, Arc<ApiError>>> + 'a>>
 where
     F: Future<Output = Result<Arc<CachedBody>, ApiError>> + 'a,
 {
