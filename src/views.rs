@@ -132,7 +132,11 @@ impl From<StyleWithChildren> for StyleView {
             original_price: Price(style.original_price),
             sale_price: style.sale_price.map(Price),
             default: style.default_style,
-            photos: photos.into_iter().map(PhotoView::from).collect(),
+            photos: if photos.is_empty() {
+                vec![PhotoView::NONE]
+            } else {
+                photos.into_iter().map(PhotoView::from).collect()
+            },
             skus: SkusView(skus),
         }
     }
@@ -141,22 +145,33 @@ impl From<StyleWithChildren> for StyleView {
 /// One photo: `thumbnail_url` first, then `url`, as the contract orders them.
 #[derive(Debug, Serialize)]
 pub struct PhotoView {
-    pub thumbnail_url: String,
-    pub url: String,
+    pub thumbnail_url: Option<String>,
+    pub url: Option<String>,
+}
+
+impl PhotoView {
+    /// The one photo of a style that has none: both fields null. The live API
+    /// answered so, and front ends read `photos[0].thumbnail_url` unguarded.
+    pub const NONE: PhotoView = PhotoView {
+        thumbnail_url: None,
+        url: None,
+    };
 }
 
 impl From<Photo> for PhotoView {
     fn from(row: Photo) -> Self {
         PhotoView {
-            thumbnail_url: row.thumbnail_url,
-            url: row.url,
+            thumbnail_url: Some(row.thumbnail_url),
+            url: Some(row.url),
         }
     }
 }
 
 /// A style's skus as a JSON object keyed by sku id (as a string), in the order
 /// of the rows, which the query sorts by id. A map type would sort the keys as
-/// strings ("10" before "9"), so the rows are written out directly.
+/// strings ("10" before "9"), so the rows are written out directly. A style
+/// without skus is one entry keyed `"null"` whose fields are null, as the live
+/// API answered: front ends look for that key to show "out of stock".
 #[derive(Debug)]
 pub struct SkusView(pub Vec<Sku>);
 
@@ -166,8 +181,25 @@ struct SkuEntry<'a> {
     size: &'a str,
 }
 
+#[derive(Serialize)]
+struct NoSkuEntry {
+    quantity: Option<i32>,
+    size: Option<&'static str>,
+}
+
 impl Serialize for SkusView {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_empty() {
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_entry(
+                "null",
+                &NoSkuEntry {
+                    quantity: None,
+                    size: None,
+                },
+            )?;
+            return map.end();
+        }
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for sku in &self.0 {
             map.serialize_entry(

@@ -139,5 +139,115 @@ async fn changes_drop_the_answers_they_touch() {
     // TRUNCATE fires no row trigger: its own trigger drops every answer.
     conn.batch_execute("TRUNCATE skus").unwrap();
     assert_eq!(rendered_ids(&mut conn), Vec::<i32>::new());
-    assert!(!styles_body(&client, 11).await.contains("\"quantity\""));
+    assert!(!styles_body(&client, 11).await.contains("\"quantity\":0"));
+    assert!(styles_body(&client, 11)
+        .await
+        .contains(r#""skus":{"null":{"quantity":null,"size":null}}"#));
+}
+
+/// Product 4 as the live API answered it: a style with a photo and no skus,
+/// then one with a sku and no photos.
+const PRODUCT_4_STYLES: &str = r#"{"product_id":"4","results":[{"style_id":20,"name":"Black","original_price":"65.00","sale_price":null,"default?":false,"photos":[{"thumbnail_url":"https://images.example.com/13?fit=crop&w=300&q=80","url":"https://images.example.com/13?fit=crop&w=668&q=80"}],"skus":{"null":{"quantity":null,"size":null}}},{"style_id":21,"name":"Olive Green","original_price":"65.00","sale_price":"50.00","default?":false,"photos":[{"thumbnail_url":null,"url":null}],"skus":{"14":{"quantity":2,"size":"M"}}}]}"#;
+
+/// Style 3 of product 1, which has neither photos nor skus.
+const STYLE_WITHOUT_CHILDREN: &str = r#"{"style_id":3,"name":"Ocean Blue & Grey","original_price":"140.00","sale_price":"100.00","default?":false,"photos":[{"thumbnail_url":null,"url":null}],"skus":{"null":{"quantity":null,"size":null}}}"#;
+
+/// Style 1 of product 1, which has both.
+const STYLE_WITH_CHILDREN: &str = r#"{"style_id":1,"name":"Forest Green & Black","original_price":"140.00","sale_price":null,"default?":true,"photos":[{"thumbnail_url":"https://images.example.com/4?fit=crop&w=300&q=80","url":"https://images.example.com/4?fit=crop&w=668&q=80"},{"thumbnail_url":"https://images.example.com/9?fit=crop&w=300&q=80","url":"https://images.example.com/9?fit=crop&w=668&q=80"}],"skus":{"2":{"quantity":16,"size":"S"},"6":{"quantity":4,"size":"XL"},"7":{"quantity":15,"size":"XL"},"10":{"quantity":8,"size":"XS"}}}"#;
+
+async fn assert_live_api_placeholders(client: &Client) {
+    assert_eq!(styles_body(client, 4).await, PRODUCT_4_STYLES);
+    let product_1 = styles_body(client, 1).await;
+    assert!(
+        product_1.starts_with(&format!(
+            r#"{{"product_id":"1","results":[{STYLE_WITH_CHILDREN},"#
+        )),
+        "{product_1}"
+    );
+    assert!(
+        product_1.ends_with(&format!(",{STYLE_WITHOUT_CHILDREN}]}}")),
+        "{product_1}"
+    );
+}
+
+#[rocket::async_test]
+async fn styles_without_photos_or_skus_answer_as_the_live_api_did() {
+    let db = TestDb::with_fixtures();
+    let mut conn = db.connect();
+    let client = uncached_client(&db).await;
+    // From the rows.
+    assert_eq!(rendered(&mut conn), []);
+    assert_live_api_placeholders(&client).await;
+    // From the stored answers.
+    db.render_styles_answers();
+    let stored = rendered(&mut conn);
+    assert_eq!(
+        stored
+            .iter()
+            .find(|(id, _)| *id == 4)
+            .map(|(_, b)| b.as_str()),
+        Some(PRODUCT_4_STYLES)
+    );
+    assert_live_api_placeholders(&client).await;
+}
+
+/// Answers stored by an import that wrote `[]` and `{}` for a style without
+/// photos or skus follow the contract once the database is migrated.
+#[rocket::async_test]
+async fn answers_stored_in_the_earlier_shape_follow_the_contract_after_migrating() {
+    use atelier::migrations::MIGRATIONS;
+    use diesel::migration::MigrationSource;
+    use diesel::pg::Pg;
+    use diesel_migrations::MigrationHarness;
+
+    const PLACEHOLDERS: &str = "2026-12-01-000000_empty_styles_placeholders";
+    let db = TestDb::empty();
+    let mut conn = db.connect();
+    let migrations = MigrationSource::<Pg>::migrations(&MIGRATIONS).unwrap();
+    let before: Vec<_> = migrations
+        .iter()
+        .take_while(|m| m.name().to_string() != PLACEHOLDERS)
+        .collect();
+    assert!(before.len() < migrations.len(), "{PLACEHOLDERS} is missing");
+    for _ in &before {
+        conn.run_next_migration(MIGRATIONS).unwrap();
+    }
+    common::fixtures::insert(&mut conn);
+    db.render_styles_answers();
+    // What the import wrote before the placeholders: the reverse of the
+    // migration, checked against the bytes of the earlier shape.
+    conn.batch_execute(include_str!(
+        "../migrations/2026-12-01-000000_empty_styles_placeholders/down.sql"
+    ))
+    .unwrap();
+    let earlier = PRODUCT_4_STYLES
+        .replace(
+            r#""skus":{"null":{"quantity":null,"size":null}}"#,
+            r#""skus":{}"#,
+        )
+        .replace(
+            r#""photos":[{"thumbnail_url":null,"url":null}]"#,
+            r#""photos":[]"#,
+        );
+    assert!(earlier.contains(r#""photos":[],"#));
+    let stored = rendered(&mut conn);
+    assert_eq!(
+        stored
+            .iter()
+            .find(|(id, _)| *id == 4)
+            .map(|(_, b)| b.as_str()),
+        Some(earlier.as_str())
+    );
+
+    atelier::migrations::run_pending(&mut conn).unwrap();
+    // Every stored answer survived (none fell back to the rows), in the new
+    // shape, and is served.
+    assert_eq!(rendered_ids(&mut conn), [1, 2, 3, 4, 5, 7, 11]);
+    let client = uncached_client(&db).await;
+    assert_live_api_placeholders(&client).await;
+    let migrated = rendered(&mut conn);
+    conn.batch_execute("DELETE FROM styles_answers").unwrap();
+    for (id, body) in migrated {
+        assert_eq!(styles_body(&client, id).await, body, "product {id}");
+    }
 }

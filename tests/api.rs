@@ -245,8 +245,8 @@ async fn styles_with_photos_and_skus() {
                     "original_price": "140.00",
                     "sale_price": "100.00",
                     "default?": false,
-                    "photos": [],
-                    "skus": {}
+                    "photos": [{"thumbnail_url": null, "url": null}],
+                    "skus": {"null": {"quantity": null, "size": null}}
                 }
             ]
         })
@@ -298,9 +298,9 @@ async fn styles_with_no_default_and_with_two_defaults() {
             "product_id": "4",
             "results": [
                 {"style_id": 20, "name": "Black", "original_price": "65.00", "sale_price": null,
-                 "default?": false, "photos": [], "skus": {}},
+                 "default?": false, "photos": [photo(13)], "skus": {"null": {"quantity": null, "size": null}}},
                 {"style_id": 21, "name": "Olive Green", "original_price": "65.00", "sale_price": "50.00",
-                 "default?": false, "photos": [], "skus": {}},
+                 "default?": false, "photos": [{"thumbnail_url": null, "url": null}], "skus": {"14": {"quantity": 2, "size": "M"}}},
             ]
         })
     );
@@ -311,9 +311,9 @@ async fn styles_with_no_default_and_with_two_defaults() {
             "product_id": "5",
             "results": [
                 {"style_id": 30, "name": "White & White", "original_price": "99.00", "sale_price": null,
-                 "default?": true, "photos": [], "skus": {}},
+                 "default?": true, "photos": [{"thumbnail_url": null, "url": null}], "skus": {"null": {"quantity": null, "size": null}}},
                 {"style_id": 31, "name": "White & Red", "original_price": "99.00", "sale_price": "80.00",
-                 "default?": true, "photos": [], "skus": {}},
+                 "default?": true, "photos": [{"thumbnail_url": null, "url": null}], "skus": {"null": {"quantity": null, "size": null}}},
             ]
         })
     );
@@ -337,7 +337,7 @@ async fn styles_with_the_largest_price() {
         body,
         json!({"product_id": "7", "results": [
             {"style_id": 40, "name": "Reality", "original_price": "500000000.00", "sale_price": null,
-             "default?": true, "photos": [], "skus": {}}
+             "default?": true, "photos": [{"thumbnail_url": null, "url": null}], "skus": {"null": {"quantity": null, "size": null}}}
         ]})
     );
 }

@@ -15,6 +15,9 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::MigrationHarness;
 
+/// Migrations that change rows, not the schema (tested with their data).
+const DATA_ONLY: [&str; 1] = ["20261201000000"];
+
 #[test]
 fn each_down_undoes_its_up() {
     let db = TestDb::empty();
@@ -27,7 +30,9 @@ fn each_down_undoes_its_up() {
         let before = schema_signature(&mut conn, "public");
         let version = conn.run_next_migration(MIGRATIONS).unwrap().to_string();
         let after_up = schema_signature(&mut conn, "public");
-        assert_ne!(before, after_up, "{version} changes nothing");
+        if !DATA_ONLY.contains(&version.as_str()) {
+            assert_ne!(before, after_up, "{version} changes nothing");
+        }
         conn.revert_last_migration(MIGRATIONS).unwrap();
         assert_eq!(
             schema_signature(&mut conn, "public"),

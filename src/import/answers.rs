@@ -5,7 +5,9 @@
 //! same bytes serde does: `to_json` escapes text as serde_json does (`\"`,
 //! `\\`, `\b\f\n\r\t`, other control characters as `\u00xx`, everything else
 //! as is), prices are whole units written `"N.00"`, styles, photos and skus
-//! come in id order, an empty photo list is `[]` and an empty sku map `{}`.
+//! come in id order, a style without photos has the one photo of nulls and
+//! one without skus the one sku keyed `"null"` (see `views::PhotoView::NONE`
+//! and `views::SkusView`).
 //! Tests compare the two renderings for every fixture product, odd text
 //! included. A product the table has no row for is answered from the rows
 //! (see `catalog::find_styles_answers`), so a rendering here that is missing
@@ -42,7 +44,8 @@ st AS (
            || ',"original_price":"' || s.original_price || '.00","sale_price":'
            || COALESCE('"' || s.sale_price || '.00"', 'null') || ',"default?":'
            || CASE WHEN s.default_style THEN 'true' ELSE 'false' END
-           || ',"photos":' || COALESCE(ph.j, '[]') || ',"skus":' || COALESCE(sk.j, '{}') || '}' AS j
+           || ',"photos":' || COALESCE(ph.j, '[{"thumbnail_url":null,"url":null}]')
+           || ',"skus":' || COALESCE(sk.j, '{"null":{"quantity":null,"size":null}}') || '}' AS j
       FROM s LEFT JOIN ph ON ph.style_id = s.id LEFT JOIN sk ON sk.style_id = s.id
      ORDER BY s.product_id, s.id) o
    GROUP BY product_id)

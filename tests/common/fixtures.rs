@@ -4,10 +4,10 @@
 //!
 //! | product | what it covers |
 //! |---|---|
-//! | 1 | styles with and without `sale_price`, one with no photos and no skus; skus with gaps, out of order and duplicate sizes; duplicate and self-referencing related rows |
+//! | 1 | styles with and without `sale_price`, one with no photos and no skus (so no photo and no sku of the live API's shape); skus with gaps, out of order and duplicate sizes; duplicate and self-referencing related rows |
 //! | 2 | a feature whose value is null, a duplicate feature; one style, no default |
 //! | 3 | no features, no styles, no related rows |
-//! | 4 | no default style |
+//! | 4 | no default style; a style with photos and no skus, one with skus and no photos |
 //! | 5 | two default styles |
 //! | 7 | the dump's largest price |
 //! | 11 | twelve styles, each with photos and skus (statement counts) |
@@ -170,7 +170,14 @@ pub fn insert(conn: &mut PgConnection) {
         style(31, 5, "White & Red", Some(80), 99, true),
         style(40, 7, "Reality", None, 500_000_000, true),
     ];
-    let mut photo_rows = vec![photo(9, 1), photo(4, 1), photo(5, 2), photo(7, 8)];
+    // Style 20 has a photo and no skus, style 21 a sku and no photos.
+    let mut photo_rows = vec![
+        photo(9, 1),
+        photo(4, 1),
+        photo(5, 2),
+        photo(7, 8),
+        photo(13, 20),
+    ];
     let mut sku_rows = vec![
         sku(10, 1, "XS", 8),
         sku(2, 1, "S", 16),
@@ -178,6 +185,7 @@ pub fn insert(conn: &mut PgConnection) {
         sku(6, 1, "XL", 4),
         sku(11, 2, "M", 0),
         sku(12, 8, "One Size", 3),
+        sku(14, 21, "M", 2),
     ];
     // Product 11: twelve styles (ids 1011..1000 descending), two photos and
     // three skus each.
