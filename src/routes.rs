@@ -1,8 +1,8 @@
 //! The HTTP surface: the four endpoints of the Atelier contract, `/health`,
-//! and the JSON catchers. Each handler parses its input, reads what it needs
-//! in one statement (`Api::read`, or `Api::lookup`, which answers concurrent
-//! lookups of one kind together), and builds the view; the answer goes
-//! through the response cache (`Api::respond`).
+//! `/openapi.json` and the JSON catchers. Each handler parses its input,
+//! reads what it needs in one statement (`Api::read`, or `Api::lookup`, which
+//! answers concurrent lookups of one kind together), and builds the view; the
+//! answer goes through the response cache (`Api::respond`).
 
 use rocket::http::Status;
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
@@ -148,6 +148,14 @@ pub fn health() -> JsonBody {
     JsonBody(br#"{"status":"ok"}"#.to_vec())
 }
 
+/// `GET /openapi.json`: the contract as OpenAPI 3.0.3, converted from
+/// `docs/openapi.yaml` by build.rs, so the served document cannot drift from
+/// the one the contract tests check answers against.
+#[get("/openapi.json")]
+pub fn openapi() -> JsonBody {
+    JsonBody(include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json")).to_vec())
+}
+
 /// Every route of the API.
 pub fn api_routes() -> Vec<Route> {
     routes![
@@ -155,7 +163,8 @@ pub fn api_routes() -> Vec<Route> {
         get_product,
         get_product_styles,
         get_related_products,
-        health
+        health,
+        openapi
     ]
 }
 
