@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/db.sh
 
 ensure_database
+. scripts/lib/deploy-tools.sh
+ensure_deploy_tools
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
