@@ -2,23 +2,43 @@
 //! `PgConnection`. Each returns `QueryResult`; HTTP concerns live in `routes`.
 //!
 //! Every function issues a fixed number of statements, whatever the number of
-//! rows involved: children come joined or aggregated into their parent's row,
+//! rows involved: children come joined to their parent's row, or a level at
+//! a time through Diesel's associations (`belonging_to` + `grouped_by`),
 //! never with a query per parent.
 
-use diesel::pg::Pg;
+use diesel::associations::BelongsTo;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, Bool, Integer, Nullable, Text};
 
 use crate::freshness::ANCHOR_STRIDE;
-use crate::models::{Feature, Photo, Product, Sku, Style, StyleWithChildrenRow};
-use crate::schema::{product, related};
+use crate::models::{Feature, Photo, Product, Sku, Style};
+use crate::schema::{product, related, styles};
+use crate::views::StylesView;
 
 /// A product with its features in feature-id order.
 pub type ProductWithFeatures = (Product, Vec<Feature>);
 
 /// A style with its photos and skus, each in id order.
-pub type StyleWithChildren = (Style, Vec<Photo>, Vec<Sku>);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StyleWithChildren {
+    pub style: Style,
+    pub photos: Vec<Photo>,
+    pub skus: Vec<Sku>,
+}
+
+/// A nested style belongs to its style's product, so a batch of them is
+/// grouped by product with `grouped_by` like the rows it was built from.
+impl BelongsTo<Product> for StyleWithChildren {
+    type ForeignKey = i32;
+    type ForeignKeyColumn = styles::product_id;
+
+    fn foreign_key(&self) -> Option<&i32> {
+        Some(&self.style.product_id)
+    }
+
+    fn foreign_key_column() -> styles::product_id {
+        styles::product_id
+    }
+}
 
 /// One page of the product list: `count` products, skipping `(page - 1) * count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,54 +93,58 @@ pub fn list_products(
 }
 
 /// The products among `ids` that exist, each with its features in feature-id
-/// order, in product-id order. Statements: 1 (the features come joined to the
-/// product rows), whatever the number of ids.
+/// order, in product-id order: the products, then `Feature::belonging_to`
+/// them, nested with `grouped_by`. Statements: 2, whatever the number of ids.
 pub fn find_products(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, ProductWithFeatures)>> {
     use crate::schema::features;
 
-    let rows: Vec<(Product, Option<Feature>)> = product::table
-        .left_join(features::table)
-        .filter(product::id.eq_any(ids.to_vec()))
-        .order((product::id, features::id))
-        .select((Product::as_select(), Option::<Feature>::as_select()))
-        .load(conn)?;
-    Ok(
-        group_by_product(rows.into_iter().map(|(p, f)| (p.id, p, f)))
-            .into_iter()
-            .map(|(id, found, features)| (id, (found, features)))
-            .collect(),
-    )
+    let products = load_products(conn, ids)?;
+    let features_per_product = Feature::belonging_to(&products)
+        .order(features::id)
+        .select(Feature::as_select())
+        .load(conn)?
+        .grouped_by(&products);
+    Ok(products
+        .into_iter()
+        .zip(features_per_product)
+        .map(|(found, features)| (found.id, (found, features)))
+        .collect())
 }
 
-/// A product's `/styles` answer: as the import rendered it, or (when its rows
-/// changed since, or it came in some other way) its styles to render.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StylesAnswer {
-    Rendered(String),
-    Rows(Vec<StyleWithChildren>),
+/// The products among `ids` that exist, in id order. Statements: 1.
+fn load_products(conn: &mut PgConnection, ids: &[i32]) -> QueryResult<Vec<Product>> {
+    product::table
+        .filter(product::id.eq_any(ids.to_vec()))
+        .order(product::id)
+        .select(Product::as_select())
+        .load(conn)
 }
+
+/// A product's `/styles` body: the stored answer, or rendered from its rows
+/// by [`render_styles`] when it has none; the same bytes either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StylesBody(pub String);
 
 /// For each product among `ids` that exists, in product-id order: its
-/// rendered styles answer from `styles_answers`, or for the products that
-/// have none there, their styles with photos and skus (see
-/// [`find_styles_by_product`]). Statements: 1, and 1 more when some product
-/// has no rendered answer.
+/// `/styles` body from `styles_answers`, or for the products that have none
+/// there, rendered from their rows (see [`find_product_styles`]).
+/// Statements: 1, and 4 more when some product has no stored answer.
 pub fn find_styles_answers(
     conn: &mut PgConnection,
     ids: &[i32],
-) -> QueryResult<Vec<(i32, StylesAnswer)>> {
+) -> QueryResult<Vec<(i32, StylesBody)>> {
     use crate::schema::styles_answers;
 
-    let rendered: Vec<(i32, Option<String>)> = product::table
+    let stored: Vec<(i32, Option<String>)> = product::table
         .left_join(styles_answers::table)
         .filter(product::id.eq_any(ids.to_vec()))
         .order(product::id)
         .select((product::id, styles_answers::body.nullable()))
         .load(conn)?;
-    let missing: Vec<i32> = rendered
+    let missing: Vec<i32> = stored
         .iter()
         .filter(|(_, body)| body.is_none())
         .map(|(id, _)| *id)
@@ -128,20 +152,20 @@ pub fn find_styles_answers(
     let mut from_rows = if missing.is_empty() {
         Vec::new()
     } else {
-        find_styles_by_product(conn, &missing)?
+        find_product_styles(conn, &missing)?
     }
     .into_iter()
     .peekable();
-    let mut answers = Vec::with_capacity(rendered.len());
-    for (id, body) in rendered {
+    let mut answers = Vec::with_capacity(stored.len());
+    for (id, body) in stored {
         match body {
-            Some(body) => answers.push((id, StylesAnswer::Rendered(body))),
+            Some(body) => answers.push((id, StylesBody(body))),
             // The rows come for the missing ids, in the same order; a product
-            // deleted between the two statements is left out, as if it had
-            // gone first.
+            // deleted between the statements is left out, as if it had gone
+            // first.
             None => {
                 if let Some((_, styles)) = from_rows.next_if(|(row_id, _)| *row_id == id) {
-                    answers.push((id, StylesAnswer::Rows(styles)));
+                    answers.push((id, render_styles(id, styles)?));
                 }
             }
         }
@@ -149,161 +173,93 @@ pub fn find_styles_answers(
     Ok(answers)
 }
 
+/// The one renderer of `/styles` bodies, for the request path, the import
+/// and every refresh of the stored answers: the [`StylesView`] of the rows,
+/// serialized by serde.
+pub fn render_styles(product_id: i32, styles: Vec<StyleWithChildren>) -> QueryResult<StylesBody> {
+    serde_json::to_string(&StylesView::new(product_id, styles))
+        .map(StylesBody)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+}
+
 /// For each product among `ids` that exists, in product-id order: its styles
-/// in id order, each with its photos and skus in id order. Statements: 1,
-/// whatever the number of products, styles, photos and skus (see
-/// [`ProductStylesQuery`]).
-pub fn find_styles_by_product(
+/// in id order, each with its photos and skus in id order (see
+/// [`load_product_styles`]). Statements: 4, whatever the number of products,
+/// styles, photos and skus.
+pub fn find_product_styles(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, Vec<StyleWithChildren>)>> {
-    let rows: Vec<StyleWithChildrenRow> = ProductStylesQuery {
-        product_ids: ids.to_vec(),
-    }
-    .load(conn)?;
-    Ok(group_by_product(
-        rows.into_iter()
-            .map(|row| (row.product_id, (), style_with_children(row))),
-    )
-    .into_iter()
-    .map(|(id, (), styles)| (id, styles))
-    .collect())
+    let products = load_products(conn, ids)?;
+    load_product_styles(conn, products)
 }
 
-/// A style and its children from the columns of one row of the styles query;
-/// `None` for the row of a product without styles.
-fn style_with_children(row: StyleWithChildrenRow) -> Option<StyleWithChildren> {
-    let style = row.style?;
-    let photos = row
-        .photo_ids
+/// The styles of `products` (in their order), each with its photos and skus,
+/// through Diesel's associations: `Style::belonging_to` the products, then
+/// `Photo::belonging_to` and `Sku::belonging_to` those styles, each loaded in
+/// id order and nested with `grouped_by`. Statements: 3, whatever the number
+/// of rows, all on the caller's connection.
+pub fn load_product_styles(
+    conn: &mut PgConnection,
+    products: Vec<Product>,
+) -> QueryResult<Vec<(i32, Vec<StyleWithChildren>)>> {
+    use crate::schema::{photos, skus, styles};
+
+    let style_rows: Vec<Style> = Style::belonging_to(&products)
+        .order(styles::id)
+        .select(Style::as_select())
+        .load(conn)?;
+    let photos_per_style = Photo::belonging_to(&style_rows)
+        .order(photos::id)
+        .select(Photo::as_select())
+        .load(conn)?
+        .grouped_by(&style_rows);
+    let skus_per_style = Sku::belonging_to(&style_rows)
+        .order(skus::id)
+        .select(Sku::as_select())
+        .load(conn)?
+        .grouped_by(&style_rows);
+    let nested: Vec<StyleWithChildren> = style_rows
         .into_iter()
-        .zip(row.photo_urls)
-        .zip(row.photo_thumbnail_urls)
-        .map(|((id, url), thumbnail_url)| Photo {
-            id,
-            style_id: style.id,
-            url,
-            thumbnail_url,
+        .zip(photos_per_style)
+        .zip(skus_per_style)
+        .map(|((style, photos), skus)| StyleWithChildren {
+            style,
+            photos,
+            skus,
         })
         .collect();
-    let skus = row
-        .sku_ids
-        .into_iter()
-        .zip(row.sku_sizes)
-        .zip(row.sku_quantities)
-        .map(|((id, size), quantity)| Sku {
-            id,
-            style_id: style.id,
-            size,
-            quantity,
-        })
-        .collect();
-    Some((style, photos, skus))
+    let styles_per_product = nested.grouped_by(&products);
+    Ok(products
+        .iter()
+        .map(|p| p.id)
+        .zip(styles_per_product)
+        .collect())
 }
-
-/// Groups rows that come ordered by product id, one product's rows together,
-/// into (product id, the first row's head, every row's child that is there).
-/// A product with no children (an outer join's row of NULLs) keeps its group,
-/// with no children, so "exists with none" and "does not exist" stay apart.
-fn group_by_product<H, C>(
-    rows: impl IntoIterator<Item = (i32, H, Option<C>)>,
-) -> Vec<(i32, H, Vec<C>)> {
-    let mut groups: Vec<(i32, H, Vec<C>)> = Vec::new();
-    for (id, head, child) in rows {
-        match groups.last_mut() {
-            Some((last, _, children)) if *last == id => children.extend(child),
-            _ => groups.push((id, head, child.into_iter().collect())),
-        }
-    }
-    groups
-}
-
-/// Products' styles, each with its photos and skus, in one statement: one
-/// row per style (by product id, then style id), the photos' and skus'
-/// columns aggregated into arrays in id order, and the products themselves
-/// joined first, so a product without styles is one row with no style and a
-/// missing product no row at all.
-///
-/// Written as SQL because Diesel's query builder has no `LATERAL`. It replaces
-/// the `belonging_to` + `grouped_by` loads (a statement per level) because on
-/// a box shared with PostgreSQL each round trip costs more than the query:
-/// measured, /styles went from 2 statements to 1 and from 1.9-2.7k to 3.1-3.8k RPS
-/// (README, "Speed"). The SQL is fixed, so Diesel prepares it once per
-/// connection, as it does the query builder's fixed shapes (tested); the
-/// static `QueryId` lets its statement cache find it without hashing the text.
-///
-/// Each child table is sorted once in a subquery and aggregated in that order
-/// (PostgreSQL keeps it when nothing else happens at the aggregate's level),
-/// rather than with `array_agg(.. ORDER BY id)` per column, which sorts once
-/// per column: pgbench of the query over 8 ids, 12k -> 15k products/s.
-#[derive(Debug, Clone)]
-pub struct ProductStylesQuery {
-    pub product_ids: Vec<i32>,
-}
-
-impl ProductStylesQuery {
-    const SELECT: &'static str = "\
-SELECT p.id, s.id, s.product_id, s.name, s.sale_price, s.original_price, s.default_style, \
-COALESCE(ph.ids, '{}'), COALESCE(ph.urls, '{}'), COALESCE(ph.thumbnail_urls, '{}'), \
-COALESCE(sk.ids, '{}'), COALESCE(sk.sizes, '{}'), COALESCE(sk.quantities, '{}') \
-FROM product p \
-LEFT JOIN styles s ON s.product_id = p.id \
-LEFT JOIN LATERAL (SELECT array_agg(id) AS ids, array_agg(url) AS urls, \
-array_agg(thumbnail_url) AS thumbnail_urls FROM (SELECT id, url, thumbnail_url \
-FROM photos WHERE photos.style_id = s.id ORDER BY id) o) ph ON true \
-LEFT JOIN LATERAL (SELECT array_agg(id) AS ids, array_agg(size) AS sizes, \
-array_agg(quantity) AS quantities FROM (SELECT id, size, quantity \
-FROM skus WHERE skus.style_id = s.id ORDER BY id) o) sk ON true \
-WHERE p.id = ANY(";
-}
-
-impl QueryId for ProductStylesQuery {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for ProductStylesQuery {
-    type SqlType = (
-        Integer,
-        Nullable<(Integer, Integer, Text, Nullable<Integer>, Integer, Bool)>,
-        Array<Integer>,
-        Array<Text>,
-        Array<Text>,
-        Array<Integer>,
-        Array<Text>,
-        Array<Integer>,
-    );
-}
-
-impl QueryFragment<Pg> for ProductStylesQuery {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(Self::SELECT);
-        out.push_bind_param::<Array<Integer>, _>(&self.product_ids)?;
-        out.push_sql(") ORDER BY p.id, s.id");
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<PgConnection> for ProductStylesQuery {}
 
 /// For each product among `ids` that exists, in product-id order: the ids it
-/// is related to, in related-row order. Statements: 1 (the related rows come
-/// outer-joined to the products, so "no related rows" and "no such product"
-/// are told apart by the same statement).
+/// is related to, in related-row order: the products, then
+/// `Related::belonging_to` them, nested with `grouped_by`, so "no related
+/// rows" and "no such product" stay apart. Statements: 2.
 pub fn find_related_ids_by_product(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, Vec<i32>)>> {
-    let rows: Vec<(i32, Option<i32>)> = product::table
-        .left_join(related::table.on(related::current_product_id.eq(product::id)))
-        .filter(product::id.eq_any(ids.to_vec()))
-        .order((product::id, related::id))
-        .select((product::id, related::related_product_id.nullable()))
-        .load(conn)?;
-    Ok(
-        group_by_product(rows.into_iter().map(|(id, r)| (id, (), r)))
-            .into_iter()
-            .map(|(id, (), related)| (id, related))
-            .collect(),
-    )
+    use crate::models::Related;
+
+    let products = load_products(conn, ids)?;
+    let related_per_product = Related::belonging_to(&products)
+        .order(related::id)
+        .select(Related::as_select())
+        .load(conn)?
+        .grouped_by(&products);
+    Ok(products
+        .iter()
+        .map(|p| p.id)
+        .zip(related_per_product.into_iter().map(|rows| {
+            rows.into_iter()
+                .map(|r| r.related_product_id)
+                .collect::<Vec<_>>()
+        }))
+        .collect())
 }

@@ -26,7 +26,7 @@ use diesel::r2d2;
 use diesel::{PgConnection, QueryResult};
 use rocket::tokio::sync::oneshot;
 
-use crate::catalog::{self, ProductWithFeatures, StylesAnswer};
+use crate::catalog::{self, ProductWithFeatures, StylesBody};
 use crate::db::{is_connection_lost, DbManager};
 use crate::error::ApiError;
 
@@ -58,7 +58,7 @@ pub static PRODUCTS: Kind<ProductWithFeatures> = Kind {
 };
 
 /// `GET /products/:id/styles`.
-pub static STYLES: Kind<StylesAnswer> = Kind {
+pub static STYLES: Kind<StylesBody> = Kind {
     lane: |p| &mut p.styles,
     load: catalog::find_styles_answers,
 };
@@ -110,7 +110,7 @@ struct Waiting<V> {
 #[derive(Default)]
 struct Pending {
     products: Lane<ProductWithFeatures>,
-    styles: Lane<StylesAnswer>,
+    styles: Lane<StylesBody>,
     related: Lane<Vec<i32>>,
     reads: VecDeque<(u64, Job)>,
     next_seq: u64,

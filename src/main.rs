@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use diesel::Connection;
 
+use atelier::answers::{self, RefreshScope};
 use atelier::generate::{self, GenerateOptions};
 use atelier::import::{self, ImportOptions, ImportReport, ProgressMode};
 use atelier::{app, config, migrations};
@@ -43,6 +45,11 @@ enum Command {
         #[arg(long)]
         if_empty: bool,
     },
+    /// Manage the stored `/styles` answers.
+    Answers {
+        #[command(subcommand)]
+        command: AnswersCommand,
+    },
     /// Write a synthetic dump in the real dump's format to DIR.
     Generate {
         /// Number of products (the real dump has 1000011).
@@ -54,6 +61,21 @@ enum Command {
         /// Random seed: the same seed writes the same files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnswersCommand {
+    /// Render and store the `/styles` answers of every product (or of those
+    /// given), for data loaded or edited by other means than an import.
+    /// The API keeps serving meanwhile.
+    Refresh {
+        /// Only the products that have no stored answer.
+        #[arg(long, conflicts_with = "product")]
+        missing: bool,
+        /// Only these products (repeatable).
+        #[arg(long, value_name = "ID", num_args = 1..)]
+        product: Vec<i32>,
     },
 }
 
@@ -90,6 +112,28 @@ fn main() -> anyhow::Result<()> {
             };
             let report = import::run(&url, &options)?;
             print_import_report(&report);
+            Ok(())
+        }
+        Command::Answers {
+            command: AnswersCommand::Refresh { missing, product },
+        } => {
+            let url = migrate()?;
+            let scope = if missing {
+                RefreshScope::Missing
+            } else if !product.is_empty() {
+                RefreshScope::Products(product)
+            } else {
+                RefreshScope::All
+            };
+            let mut conn =
+                diesel::PgConnection::establish(&url).context("connecting to the database")?;
+            let report = answers::refresh(&mut conn, &scope, true)
+                .context("refreshing the stored /styles answers")?;
+            println!(
+                "stored {} /styles answers in {:.1}s",
+                report.stored,
+                report.elapsed.as_secs_f64()
+            );
             Ok(())
         }
         Command::Generate {
@@ -165,6 +209,7 @@ fn migrate() -> anyhow::Result<String> {
 
 fn serve() -> anyhow::Result<()> {
     let url = migrate()?;
+    report_missing_answers(url.clone());
     let figment = config::figment(&url);
     let workers = config::workers(&figment);
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
@@ -178,4 +223,23 @@ fn serve() -> anyhow::Result<()> {
         .block_on(app::build(figment).launch())
         .map(|_| ())
         .context("serving the API")
+}
+
+/// Says, without holding up start-up, how many products have no stored
+/// `/styles` answer: each is answered from its rows, at several times the
+/// cost, until `atelier answers refresh --missing` renders it.
+fn report_missing_answers(url: String) {
+    std::thread::spawn(move || {
+        let counted = diesel::PgConnection::establish(&url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| answers::count_missing(&mut conn).map_err(|e| e.to_string()));
+        match counted {
+            Ok(0) => eprintln!("answers: every product has a stored /styles answer"),
+            Ok(n) => eprintln!(
+                "answers: {n} products have no stored /styles answer and are answered from \
+                 their rows; `atelier answers refresh --missing` stores them"
+            ),
+            Err(e) => eprintln!("answers: counting the products without a stored answer: {e}"),
+        }
+    });
 }

@@ -87,18 +87,3 @@ pub struct Related {
     pub current_product_id: i32,
     pub related_product_id: i32,
 }
-
-/// A row of the styles query (`catalog::find_styles_by_product`): a product's
-/// id and one style of it (none when the product has no styles) with the columns of its
-/// photos and of its skus as arrays, each in id order.
-#[derive(Queryable, Debug, Clone, PartialEq, Eq)]
-pub struct StyleWithChildrenRow {
-    pub product_id: i32,
-    pub style: Option<Style>,
-    pub photo_ids: Vec<i32>,
-    pub photo_urls: Vec<String>,
-    pub photo_thumbnail_urls: Vec<String>,
-    pub sku_ids: Vec<i32>,
-    pub sku_sizes: Vec<String>,
-    pub sku_quantities: Vec<i32>,
-}

@@ -9,10 +9,10 @@ use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
 
 use crate::api::Api;
 use crate::cache::Answer;
-use crate::catalog::{self, Page, StylesAnswer};
+use crate::catalog::{self, Page};
 use crate::dispatch;
 use crate::error::{error_response, ApiError, JsonBody};
-use crate::views::{ProductDetailView, ProductView, StylesView};
+use crate::views::{ProductDetailView, ProductView};
 
 /// Products per page when `count` is not given.
 pub const DEFAULT_COUNT: u32 = 5;
@@ -116,14 +116,11 @@ pub async fn get_product(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
 pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
     let id = ProductId::parse(id)?;
     api.respond(async {
-        let answer = api
+        let body = api
             .lookup(&dispatch::STYLES, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
-        match answer {
-            StylesAnswer::Rendered(body) => Ok(JsonBody(body.into_bytes())),
-            StylesAnswer::Rows(styles) => JsonBody::of(&StylesView::new(id.0, styles)),
-        }
+        Ok(JsonBody(body.0.into_bytes()))
     })
     .await
 }

@@ -125,7 +125,13 @@ pub struct StyleView {
 }
 
 impl From<StyleWithChildren> for StyleView {
-    fn from((style, photos, skus): StyleWithChildren) -> Self {
+    fn from(
+        StyleWithChildren {
+            style,
+            photos,
+            skus,
+        }: StyleWithChildren,
+    ) -> Self {
         StyleView {
             style_id: style.id,
             name: style.name,

@@ -18,28 +18,52 @@ async fn statements_for(client: &Client, uri: &str, status: Status) -> u64 {
     counter.total() - before
 }
 
+/// Product 60: sixty styles, each with two photos and three skus; product
+/// 61: one style with one photo and one sku.
+fn insert_products_with_1_and_60_styles(db: &TestDb) {
+    use diesel::connection::SimpleConnection;
+    db.connect()
+        .batch_execute(
+            "INSERT INTO product (id, name, slogan, description, category, default_price)
+             VALUES (60, 'Sixty', 's', 'd', 'c', 1), (61, 'One', 's', 'd', 'c', 1);
+             INSERT INTO styles (id, product_id, name, sale_price, original_price, default_style)
+             SELECT 6000 + n, 60, 'Style ' || n, NULL, 10, n = 0 FROM generate_series(0, 59) n;
+             INSERT INTO styles VALUES (6100, 61, 'Only', NULL, 10, true);
+             INSERT INTO photos (id, style_id, url, thumbnail_url)
+             SELECT 60000 + n, 6000 + n / 2, 'https://x.example/' || n, 'https://x.example/t' || n
+               FROM generate_series(0, 119) n;
+             INSERT INTO photos VALUES (61000, 6100, 'https://x.example/u', 'https://x.example/t');
+             INSERT INTO skus (id, style_id, size, quantity)
+             SELECT 60000 + n, 6000 + n / 3, 'S', n FROM generate_series(0, 179) n;
+             INSERT INTO skus VALUES (61000, 6100, 'M', 1);",
+        )
+        .unwrap();
+}
+
 #[rocket::async_test]
 async fn statements_per_request() {
     let db = TestDb::with_fixtures();
+    insert_products_with_1_and_60_styles(&db);
     let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
     let cases = [
-        // No rendered answers (the fixtures are inserted, not imported):
-        // one statement finds none, one more reads the rows, whatever their
-        // number (twelve styles, 24 photos, 36 skus: photos and skus
-        // aggregated per style).
-        ("/products/11/styles", Status::Ok, 2),
-        ("/products/1/styles", Status::Ok, 2),
-        ("/products/3/styles", Status::Ok, 2),
+        // No stored answers (the fixtures are inserted, not imported): one
+        // statement finds none, four more load the product, its styles, their
+        // photos and their skus, whatever their number (sixty styles, 120
+        // photos, 180 skus, or one of each, or no styles at all).
+        ("/products/60/styles", Status::Ok, 5),
+        ("/products/61/styles", Status::Ok, 5),
+        ("/products/11/styles", Status::Ok, 5),
+        ("/products/3/styles", Status::Ok, 5),
         // No product: the first statement tells 404 already.
         ("/products/42/styles", Status::NotFound, 1),
         ("/products", Status::Ok, 1),
         ("/products?page=2&count=1000", Status::Ok, 1),
-        ("/products/1", Status::Ok, 1),
-        ("/products/42", Status::NotFound, 1),
-        ("/products/1/related", Status::Ok, 1),
-        // No related rows, or no product: the same statement tells them apart.
-        ("/products/3/related", Status::Ok, 1),
-        ("/products/42/related", Status::NotFound, 1),
+        // The products, then their features (or related rows).
+        ("/products/1", Status::Ok, 2),
+        ("/products/42", Status::NotFound, 2),
+        ("/products/1/related", Status::Ok, 2),
+        ("/products/3/related", Status::Ok, 2),
+        ("/products/42/related", Status::NotFound, 2),
         ("/products/abc", Status::BadRequest, 0),
         ("/products?count=0", Status::BadRequest, 0),
     ];
@@ -56,19 +80,39 @@ async fn statements_per_request() {
     }
 }
 
-/// A rendered `/styles` answer is one statement, which also tells 404.
+/// A stored `/styles` answer is one statement, which also tells 404, with
+/// one style or sixty; after `atelier answers refresh` too.
 #[rocket::async_test]
-async fn rendered_styles_answers_take_one_statement() {
-    let db = TestDb::with_rendered_fixtures();
+async fn stored_styles_answers_take_one_statement() {
+    let db = TestDb::with_fixtures();
+    insert_products_with_1_and_60_styles(&db);
     let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
-    for (uri, status) in [
+    let uris = [
+        ("/products/60/styles", Status::Ok),
+        ("/products/61/styles", Status::Ok),
         ("/products/11/styles", Status::Ok),
         ("/products/3/styles", Status::Ok),
         ("/products/42/styles", Status::NotFound),
-    ] {
+    ];
+    let mut from_rows = Vec::new();
+    for (uri, status) in uris {
+        let response = client.get(uri).dispatch().await;
+        assert_eq!(response.status(), status);
+        from_rows.push(response.into_string().await);
+    }
+    let report = atelier::answers::refresh(
+        &mut db.connect(),
+        &atelier::answers::RefreshScope::Missing,
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.stored, 9);
+    for ((uri, status), body) in uris.into_iter().zip(from_rows) {
         for _ in 0..2 {
             assert_eq!(statements_for(&client, uri, status).await, 1, "{uri}");
         }
+        let response = client.get(uri).dispatch().await;
+        assert_eq!(response.into_string().await, body, "{uri}");
     }
 }
 
@@ -125,8 +169,9 @@ async fn lookups_waiting_together_share_one_statement_per_kind() {
     .await;
     assert_eq!(gate.0, Status::Ok);
     assert_eq!(together, alone);
-    // The gate's statement, then one for each kind: products, styles, related.
-    assert_eq!(counter.total() - before, 4);
+    // The gate's two statements, then one batch of each kind: products
+    // (2), stored styles answers (1), related (2).
+    assert_eq!(counter.total() - before, 7);
 }
 
 /// With the cache off, lookups of a product that is being fetched join that
@@ -203,8 +248,8 @@ fn catalog_statements_are_prepared_and_planned_once_per_connection() {
         catalog::list_products(conn, Page { page: 1, count: 5 }, &[]).unwrap();
         counts.push(plans(conn));
     }
-    // product, styles answers, styles rows, related, one page shape; 16
-    // and 32 executions (no answers are rendered here, so every id set with
-    // a product in it reads the rows too).
-    assert_eq!(counts, [(5, 0, 16), (5, 0, 32)]);
+    // products, features, styles answers, styles, photos, skus, related,
+    // one page shape; 33 and 66 executions (no answers are stored here, so
+    // every id set with a product in it reads the rows too).
+    assert_eq!(counts, [(8, 0, 33), (8, 0, 66)]);
 }

@@ -1,58 +1,32 @@
-//! Rendering every product's `/products/:id/styles` answer into
-//! `styles_answers` at import, so the endpoint reads one row per product.
+//! Storing every product's `/products/:id/styles` answer in `styles_answers`
+//! at import, so the endpoint reads one row per product.
 //!
-//! The statement is the SQL twin of `views::StylesView` and must write the
-//! same bytes serde does: `to_json` escapes text as serde_json does (`\"`,
-//! `\\`, `\b\f\n\r\t`, other control characters as `\u00xx`, everything else
-//! as is), prices are whole units written `"N.00"`, styles, photos and skus
-//! come in id order, a style without photos has the one photo of nulls and
-//! one without skus the one sku keyed `"null"` (see `views::PhotoView::NONE`
-//! and `views::SkusView`).
-//! Tests compare the two renderings for every fixture product, odd text
-//! included. A product the table has no row for is answered from the rows
-//! (see `catalog::find_styles_answers`), so a rendering here that is missing
-//! costs speed, never correctness.
+//! The answers are rendered by the service's own renderer (`answers`, the
+//! row path's loader and `views::StylesView` through serde), never by SQL:
+//! one contract, one renderer. Reader threads, each on a connection of its
+//! own, render id-ordered batches of products; one binary `COPY ... FREEZE`
+//! on the caller's side streams them into the table in id order, as the
+//! dump's tables are loaded.
 
+use std::io::Write;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Instant;
 
+use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable};
 
+use super::tables::{COPY_HEADER, COPY_TRAILER};
 use super::ImportError;
+use crate::answers::{render_range, RenderedBatch};
+use crate::schema::styles_answers;
 
-/// Renders the answers of the products with ids in `lo..=hi` into the
-/// `styles_answers` of the connection's search path. Each child table is
-/// sorted once and aggregated in that order, as in the service's own query.
-const RENDER_STYLES_ANSWERS: &str = r#"
-INSERT INTO styles_answers (product_id, body)
-WITH s AS (SELECT * FROM styles WHERE product_id BETWEEN $1 AND $2),
-ph AS (
-  SELECT style_id, '[' || string_agg('{"thumbnail_url":' || to_json(thumbnail_url)::text
-                                     || ',"url":' || to_json(url)::text || '}', ',') || ']' AS j
-    FROM (SELECT p.style_id, p.id, p.url, p.thumbnail_url
-            FROM photos p JOIN s ON s.id = p.style_id ORDER BY p.style_id, p.id) o
-   GROUP BY style_id),
-sk AS (
-  SELECT style_id, '{' || string_agg('"' || id || '":{"quantity":' || quantity
-                                     || ',"size":' || to_json(size)::text || '}', ',') || '}' AS j
-    FROM (SELECT k.style_id, k.id, k.size, k.quantity
-            FROM skus k JOIN s ON s.id = k.style_id ORDER BY k.style_id, k.id) o
-   GROUP BY style_id),
-st AS (
-  SELECT product_id, string_agg(j, ',') AS j FROM (
-    SELECT s.product_id, s.id, '{"style_id":' || s.id || ',"name":' || to_json(s.name)::text
-           || ',"original_price":"' || s.original_price || '.00","sale_price":'
-           || COALESCE('"' || s.sale_price || '.00"', 'null') || ',"default?":'
-           || CASE WHEN s.default_style THEN 'true' ELSE 'false' END
-           || ',"photos":' || COALESCE(ph.j, '[{"thumbnail_url":null,"url":null}]')
-           || ',"skus":' || COALESCE(sk.j, '{"null":{"quantity":null,"size":null}}') || '}' AS j
-      FROM s LEFT JOIN ph ON ph.style_id = s.id LEFT JOIN sk ON sk.style_id = s.id
-     ORDER BY s.product_id, s.id) o
-   GROUP BY product_id)
-SELECT p.id, '{"product_id":"' || p.id || '","results":[' || COALESCE(st.j, '') || ']}'
-  FROM product p LEFT JOIN st ON st.product_id = p.id
- WHERE p.id BETWEEN $1 AND $2
-"#;
+/// Products per batch: enough rows per statement that a round trip is
+/// small beside it, few enough that a batch's rows stay in memory briefly.
+const BATCH_IDS: i32 = 2_000;
+
+/// Rendered batches a reader may have waiting for the writer.
+const READ_AHEAD: usize = 2;
 
 #[derive(QueryableByName)]
 struct IdRange {
@@ -62,37 +36,40 @@ struct IdRange {
     hi: Option<i32>,
 }
 
-/// Renders every product's answer into `schema.styles_answers`, the product
-/// ids split into `parts` ranges rendered at once on connections of their
-/// own (the statement keeps one core busy; the import's other steps are
-/// done by then). Returns the rows written.
+/// Renders every product's answer in `schema` (whose tables are read and
+/// whose `styles_answers` is replaced) on `readers` connections, and writes
+/// them with one COPY. Returns the rows written.
 pub fn render_styles_answers(
     database_url: &str,
     schema: &str,
-    parts: usize,
+    readers: usize,
 ) -> Result<u64, ImportError> {
     let started = Instant::now();
     let mut conn = PgConnection::establish(database_url)?;
-    let range: IdRange = diesel::sql_query(format!(
-        "SELECT min(id) AS lo, max(id) AS hi FROM {schema}.product"
-    ))
-    .get_result(&mut conn)?;
-    let (Some(lo), Some(hi)) = (range.lo, range.hi) else {
-        return Ok(0);
+    diesel::sql_query(format!("SET search_path = {schema}")).execute(&mut conn)?;
+    let range: IdRange = diesel::sql_query("SELECT min(id) AS lo, max(id) AS hi FROM product")
+        .get_result(&mut conn)?;
+    let batches = match (range.lo, range.hi) {
+        (Some(lo), Some(hi)) => batch_ranges(lo, hi, BATCH_IDS),
+        _ => Vec::new(),
     };
-    let ranges = split(lo, hi, parts.max(1));
-    let written = std::thread::scope(|scope| {
-        let workers: Vec<_> = ranges
-            .iter()
-            .map(|&(lo, hi)| scope.spawn(move || render_range(database_url, schema, lo, hi)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .map_err(|_| ImportError::Other("rendering styles answers panicked".into()))?
-            })
-            .sum::<Result<u64, ImportError>>()
+    let readers = readers.clamp(1, batches.len().max(1));
+    let written = std::thread::scope(|scope| -> Result<u64, ImportError> {
+        let mut queues = Vec::with_capacity(readers);
+        for reader in 0..readers {
+            let (send, receive) = sync_channel(READ_AHEAD);
+            queues.push(receive);
+            // Reader r renders batches r, r + readers, ...: the writer takes
+            // them back in turn, so rows reach the table in id order.
+            let mine: Vec<(i32, i32)> = batches
+                .iter()
+                .copied()
+                .skip(reader)
+                .step_by(readers)
+                .collect();
+            scope.spawn(move || read_batches(database_url, schema, &mine, &send));
+        }
+        write_answers(&mut conn, &queues, batches.len())
     })?;
     log::debug!(
         "rendered {written} styles answers in {:?}",
@@ -101,56 +78,118 @@ pub fn render_styles_answers(
     Ok(written)
 }
 
-fn render_range(database_url: &str, schema: &str, lo: i32, hi: i32) -> Result<u64, ImportError> {
-    let mut conn = PgConnection::establish(database_url)?;
-    diesel::sql_query(format!("SET search_path = {schema}")).execute(&mut conn)?;
-    // Room for the sorts of one range's photos and skus to stay in memory
-    // (with 1 GB, two ranges of the full dump rendered in 48 s instead of
-    // 52); each connection may use it more than once at a time.
-    diesel::sql_query("SET work_mem = '512MB'").execute(&mut conn)?;
-    let written = diesel::sql_query(RENDER_STYLES_ANSWERS)
-        .bind::<Integer, _>(lo)
-        .bind::<Integer, _>(hi)
-        .execute(&mut conn)?;
+/// Renders `batches` in order onto `send`; stops at the first error (sent on)
+/// or when the writer has gone.
+fn read_batches(
+    database_url: &str,
+    schema: &str,
+    batches: &[(i32, i32)],
+    send: &SyncSender<Result<RenderedBatch, ImportError>>,
+) {
+    let mut conn = match PgConnection::establish(database_url) {
+        Ok(conn) => conn,
+        Err(e) => {
+            let _ = send.send(Err(e.into()));
+            return;
+        }
+    };
+    if let Err(e) = diesel::sql_query(format!("SET search_path = {schema}")).execute(&mut conn) {
+        let _ = send.send(Err(e.into()));
+        return;
+    }
+    for &(lo, hi) in batches {
+        let rendered = render_range(&mut conn, lo, hi).map_err(ImportError::from);
+        let failed = rendered.is_err();
+        if send.send(rendered).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Takes `total` batches from the readers in turn and COPYs them into the
+/// connection's `styles_answers`, emptied first in the same transaction so
+/// the rows go in frozen.
+fn write_answers(
+    conn: &mut PgConnection,
+    queues: &[Receiver<Result<RenderedBatch, ImportError>>],
+    total: usize,
+) -> Result<u64, ImportError> {
+    let write = |copy: &mut dyn Write| -> Result<(), ImportError> {
+        let io_error = |e: std::io::Error| ImportError::Other(format!("writing answers: {e}"));
+        let mut out = std::io::BufWriter::with_capacity(1 << 18, copy);
+        out.write_all(COPY_HEADER).map_err(io_error)?;
+        for k in 0..total {
+            let batch = queues[k % queues.len()]
+                .recv()
+                .map_err(|_| ImportError::Other("a styles-answer reader stopped".into()))??;
+            for (id, body) in batch {
+                out.write_all(&encode_answer(id, &body.0))
+                    .map_err(io_error)?;
+            }
+        }
+        out.write_all(COPY_TRAILER).map_err(io_error)?;
+        out.flush().map_err(io_error)
+    };
+    let written = conn.transaction(|conn| {
+        diesel::sql_query("TRUNCATE styles_answers").execute(conn)?;
+        diesel::copy_from(styles_answers::table)
+            .from_raw_data((styles_answers::product_id, styles_answers::body), write)
+            .with_format(CopyFormat::Binary)
+            .with_freeze(true)
+            .execute(conn)
+    })?;
     Ok(written as u64)
 }
 
-/// `lo..=hi` in `parts` contiguous ranges of about equal width.
-fn split(lo: i32, hi: i32, parts: usize) -> Vec<(i32, i32)> {
-    let (lo, hi) = (i64::from(lo), i64::from(hi));
-    let parts = i64::try_from(parts).unwrap_or(1).clamp(1, hi - lo + 1);
-    let width = (hi - lo + 1) / parts;
-    (0..parts)
-        .map(|k| {
-            let start = lo + k * width;
-            let end = if k == parts - 1 {
-                hi
-            } else {
-                start + width - 1
-            };
-            // Both ends lie within lo..=hi, which came from i32s.
-            (
-                i32::try_from(start).unwrap_or(i32::MAX),
-                i32::try_from(end).unwrap_or(i32::MAX),
-            )
-        })
-        .collect()
+/// One `(product_id int4, body text)` tuple of binary COPY data.
+fn encode_answer(id: i32, body: &str) -> Vec<u8> {
+    let len = i32::try_from(body.len()).unwrap_or(i32::MAX);
+    let mut tuple = Vec::with_capacity(14 + body.len());
+    tuple.extend_from_slice(&2i16.to_be_bytes());
+    tuple.extend_from_slice(&4i32.to_be_bytes());
+    tuple.extend_from_slice(&id.to_be_bytes());
+    tuple.extend_from_slice(&len.to_be_bytes());
+    tuple.extend_from_slice(body.as_bytes());
+    tuple
+}
+
+/// `lo..=hi` in consecutive ranges of `width` ids (the last one shorter).
+fn batch_ranges(lo: i32, hi: i32, width: i32) -> Vec<(i32, i32)> {
+    let mut ranges = Vec::new();
+    let mut start = i64::from(lo);
+    let (hi, width) = (i64::from(hi), i64::from(width.max(1)));
+    while start <= hi {
+        let end = (start + width - 1).min(hi);
+        // Both ends lie within lo..=hi, which came from i32s.
+        ranges.push((
+            i32::try_from(start).unwrap_or(i32::MAX),
+            i32::try_from(end).unwrap_or(i32::MAX),
+        ));
+        start = end + 1;
+    }
+    ranges
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{batch_ranges, encode_answer};
 
     #[test]
-    fn ranges_cover_every_id_once() {
-        assert_eq!(split(1, 10, 2), [(1, 5), (6, 10)]);
-        assert_eq!(split(1, 11, 2), [(1, 5), (6, 11)]);
-        assert_eq!(split(7, 7, 4), [(7, 7)]);
-        assert_eq!(split(1, 3, 4), [(1, 1), (2, 2), (3, 3)]);
+    fn batches_cover_every_id_once() {
+        assert_eq!(batch_ranges(1, 10, 4), [(1, 4), (5, 8), (9, 10)]);
+        assert_eq!(batch_ranges(7, 7, 4), [(7, 7)]);
         assert_eq!(
-            split(i32::MAX - 1, i32::MAX, 2),
-            [(i32::MAX - 1, i32::MAX - 1), (i32::MAX, i32::MAX)]
+            batch_ranges(i32::MAX - 2, i32::MAX, 2),
+            [(i32::MAX - 2, i32::MAX - 1), (i32::MAX, i32::MAX)]
         );
-        assert_eq!(split(-5, 4, 1), [(-5, 4)]);
+        assert_eq!(batch_ranges(-5, 4, 100), [(-5, 4)]);
+    }
+
+    #[test]
+    fn a_tuple_is_two_fields_with_their_lengths() {
+        assert_eq!(
+            encode_answer(258, "{}"),
+            [0, 2, 0, 0, 0, 4, 0, 0, 1, 2, 0, 0, 0, 2, b'{', b'}']
+        );
     }
 }
