@@ -7,6 +7,10 @@
 # importer's peak RSS.
 #
 #   scripts/bench-import.sh [N]        (DATABASE_URL as for scripts/run.sh)
+#
+# ATELIER_BIN=path runs that binary instead of building this checkout (see
+# scripts/bench-import-ab.sh); with BENCH_DIR set, a dump already there is
+# reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/db.sh
@@ -17,12 +21,20 @@ mkdir -p "$work"
 ensure_database
 command -v /usr/bin/time >/dev/null || as_root apt-get install -y -qq time >/dev/null
 
-echo "==> building"
-cargo build --release --quiet
-bin=target/release/atelier
+if [ -n "${ATELIER_BIN:-}" ]; then
+  bin=$ATELIER_BIN
+else
+  echo "==> building"
+  cargo build --release --quiet
+  bin=target/release/atelier
+fi
 
-echo "==> generating $products products into $work/dump"
-$bin generate --products "$products" --out "$work/dump" --seed 1
+if [ -e "$work/dump/product.csv" ] && [ -n "${BENCH_DIR:-}" ]; then
+  echo "==> reusing the dump in $work/dump"
+else
+  echo "==> generating $products products into $work/dump"
+  $bin generate --products "$products" --out "$work/dump" --seed 1
+fi
 
 echo "==> atelier import"
 /usr/bin/time -f '%e %M' -o "$work/import.time" \
