@@ -230,3 +230,75 @@ fn database_variables_reach_the_pool() {
         "{log}"
     );
 }
+
+/// A database loaded straight into the six tables has no stored answers;
+/// `atelier answers refresh` stores the bytes the rows give, for the
+/// products asked for, then for the missing ones, and fails clearly when
+/// the database is unreachable.
+#[test]
+fn answers_refresh_stores_what_the_rows_give() {
+    use atelier::schema::styles_answers;
+
+    let db = TestDb::with_fixtures();
+    let mut conn = db.connect();
+    let ids = [1, 2, 3, 4, 5, 7, 11];
+    let from_rows: Vec<(i32, String)> = atelier::catalog::find_styles_answers(&mut conn, &ids)
+        .unwrap()
+        .into_iter()
+        .map(|(id, body)| (id, body.0))
+        .collect();
+    let stored = |conn: &mut PgConnection| -> Vec<(i32, String)> {
+        styles_answers::table
+            .order(styles_answers::product_id)
+            .load(conn)
+            .unwrap()
+    };
+    assert_eq!(stored(&mut conn), []);
+
+    let refresh = |args: &[&str], url: &str| {
+        let output = atelier()
+            .args(["answers", "refresh"])
+            .args(args)
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = refresh(&["--product", "4", "1", "42"], &db.url);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("stored 2 /styles answers in "),
+        "{stdout}"
+    );
+    let only_two: Vec<(i32, String)> = from_rows
+        .iter()
+        .filter(|(id, _)| [1, 4].contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(stored(&mut conn), only_two);
+
+    let (ok, stdout, stderr) = refresh(&["--missing"], &db.url);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("stored 5 /styles answers in "),
+        "{stdout}"
+    );
+    assert_eq!(stored(&mut conn), from_rows);
+
+    // Nothing listens on this port.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (ok, _, stderr) = refresh(
+        &[],
+        &format!("postgres://atelier:atelier@127.0.0.1:{port}/x"),
+    );
+    assert!(!ok);
+    assert!(stderr.contains("connecting to the database"), "{stderr}");
+}
