@@ -302,3 +302,99 @@ fn answers_refresh_stores_what_the_rows_give() {
     assert!(!ok);
     assert!(stderr.contains("connecting to the database"), "{stderr}");
 }
+
+/// SIGTERM (what systemd and a rolling restart send) drains: requests in
+/// flight when it arrives are answered in full, new connections are no
+/// longer taken, and the process exits 0 within the grace period.
+#[test]
+fn sigterm_answers_the_requests_in_flight_then_exits_0() {
+    use diesel::connection::SimpleConnection;
+
+    let db = TestDb::with_fixtures();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Server(
+        atelier()
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_LOG_LEVEL", "off")
+            .env("ROCKET_SHUTDOWN", "{grace=5,mercy=2}")
+            .env("ATELIER_CACHE_ENABLED", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alone = loop {
+        if let Some(response) = http_get(port, "/products/1") {
+            break response;
+        }
+        assert!(Instant::now() < deadline, "atelier serve never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(alone.starts_with("HTTP/1.1 200 OK\r\n"), "{alone}");
+    let body = |response: &str| response.split("\r\n\r\n").nth(1).map(str::to_owned);
+
+    // Requests held in flight: their statements wait on a lock taken here.
+    let mut lock = db.connect();
+    lock.batch_execute("BEGIN; LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let in_flight: Vec<_> = (0..8)
+        .map(|_| std::thread::spawn(move || http_get(port, "/products/1")))
+        .collect();
+    let mut watch = db.connect();
+    loop {
+        let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity \
+              WHERE datname = current_database() AND wait_event_type = 'Lock')",
+        ))
+        .get_result(&mut watch)
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no request reached the database");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Time for every request to have been read and queued.
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    // Draining: the listener is closed, so a new client is not served.
+    let late = http_get(port, "/health");
+    assert!(
+        late.as_deref().is_none_or(str::is_empty),
+        "served after SIGTERM: {late:?}"
+    );
+    lock.batch_execute("ROLLBACK").unwrap();
+    for request in in_flight {
+        let response = request
+            .join()
+            .unwrap()
+            .expect("an in-flight request was dropped");
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert_eq!(body(&response), body(&alone));
+    }
+    let exit_deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < exit_deadline,
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+}
