@@ -8,7 +8,7 @@ use diesel::{PgConnection, QueryResult};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Orbit, Rocket};
 
-use crate::cache::{request_key, Answer, ResponseCache};
+use crate::cache::{request_key, CachedResponse, ResponseCache};
 use crate::config::Settings;
 use crate::db::{is_connection_lost, Db};
 use crate::dispatch::{Dispatcher, Kind, MAX_READ_ATTEMPTS};
@@ -122,13 +122,13 @@ impl Api<'_> {
     /// Answers with the cached body for this URL, or with what `load`
     /// produces (once for every request waiting on this URL); 304 when the
     /// client's `If-None-Match` names it.
-    pub async fn respond<F>(&self, load: F) -> Result<Answer, ApiError>
+    pub async fn respond<F>(&self, load: F) -> Result<CachedResponse, ApiError>
     where
         F: Future<Output = Result<JsonBody, ApiError>>,
     {
         let body = self.cache.get_or_load(self.key, load).await?;
         let not_modified = self.if_none_match.is_some_and(|tags| body.matches(tags));
-        Ok(Answer {
+        Ok(CachedResponse {
             body,
             not_modified,
             cache_control: self.cache.cache_control(),

@@ -151,8 +151,9 @@ where
     Box::pin(entries.try_get_with(key, load))
 }
 
-/// A 200 with a cached body, or a 304 when the client already has it.
-pub struct Answer {
+/// The response built from a cache entry: a 200 with its body, or a 304
+/// when the client already has it.
+pub struct CachedResponse {
     pub body: Arc<CachedBody>,
     pub not_modified: bool,
     pub cache_control: &'static str,
@@ -166,7 +167,7 @@ impl AsRef<[u8]> for Bytes {
     }
 }
 
-impl<'r> Responder<'r, 'static> for Answer {
+impl<'r> Responder<'r, 'static> for CachedResponse {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         let mut response = Response::build();
         response

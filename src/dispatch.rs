@@ -38,7 +38,7 @@ pub const MAX_BATCH: usize = 64;
 pub const MAX_READ_ATTEMPTS: u32 = 256;
 
 /// What a lookup gets back: the value, `None` if there is no such product.
-pub type Answer<V> = Result<Option<V>, ApiError>;
+pub type LookupResult<V> = Result<Option<V>, ApiError>;
 
 /// Loads the values of any number of products in one statement: (product id,
 /// value) for each one that exists.
@@ -103,7 +103,7 @@ struct Waiting<V> {
     /// When it was queued, in queue order across every kind.
     seq: u64,
     id: i32,
-    reply: oneshot::Sender<Answer<V>>,
+    reply: oneshot::Sender<LookupResult<V>>,
 }
 
 /// Everything waiting for a thread.
@@ -319,7 +319,7 @@ impl Dispatcher {
     }
 
     /// Looks up product `id`; `None` if there is no such product.
-    pub async fn lookup<V: Clone + Send>(&self, kind: &Kind<V>, id: i32) -> Answer<V> {
+    pub async fn lookup<V: Clone + Send>(&self, kind: &Kind<V>, id: i32) -> LookupResult<V> {
         let (reply, answer) = oneshot::channel();
         self.submit(|pending| {
             let seq = pending.seq();
@@ -387,7 +387,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn waiting(seq: u64, id: i32) -> (Waiting<String>, oneshot::Receiver<Answer<String>>) {
+    fn waiting(seq: u64, id: i32) -> (Waiting<String>, oneshot::Receiver<LookupResult<String>>) {
         let (reply, answer) = oneshot::channel();
         (Waiting { seq, id, reply }, answer)
     }

@@ -8,7 +8,7 @@ use rocket::http::Status;
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
 
 use crate::api::Api;
-use crate::cache::Answer;
+use crate::cache::CachedResponse;
 use crate::catalog::{self, Page};
 use crate::dispatch;
 use crate::error::{error_response, ApiError, JsonBody};
@@ -81,7 +81,7 @@ pub async fn list_products(
     page: Option<&str>,
     count: Option<&str>,
     api: Api<'_>,
-) -> Result<Answer, ApiError> {
+) -> Result<CachedResponse, ApiError> {
     let page = parse_page(page, count)?;
     api.respond(async {
         let anchors = api.anchors();
@@ -99,7 +99,7 @@ pub async fn list_products(
 
 /// `GET /products/:id`: one product with its features.
 #[get("/products/<id>")]
-pub async fn get_product(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
+pub async fn get_product(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
     api.respond(async {
         let found = api
@@ -113,7 +113,7 @@ pub async fn get_product(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
 
 /// `GET /products/:id/styles`: a product's styles with photos and skus.
 #[get("/products/<id>/styles")]
-pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
+pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
     api.respond(async {
         let body = api
@@ -127,7 +127,7 @@ pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<Answer, ApiErr
 
 /// `GET /products/:id/related`: the ids of related products.
 #[get("/products/<id>/related")]
-pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<Answer, ApiError> {
+pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
     api.respond(async {
         let ids = api
