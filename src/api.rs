@@ -10,10 +10,11 @@ use rocket::{Orbit, Rocket};
 
 use crate::cache::{request_key, CachedResponse, ResponseCache};
 use crate::config::Settings;
-use crate::db::{is_connection_lost, Db};
-use crate::dispatch::{Dispatcher, Kind, MAX_READ_ATTEMPTS};
+use crate::db::Db;
+use crate::dispatch::{Dispatcher, Kind};
 use crate::error::{ApiError, JsonBody};
 use crate::freshness::PageAnchors;
+use crate::retry::{self, Attempt};
 
 /// The application as one handler sees it. Nothing is checked out until
 /// asked, so input is validated (400) before a connection is held, and a bad
@@ -101,17 +102,16 @@ impl Api<'_> {
         F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
         T: Send + 'static,
     {
-        for _ in 1..MAX_READ_ATTEMPTS {
+        for _ in retry::attempts() {
             let db = Db::get_one(self.rocket)
                 .await
                 .ok_or(ApiError::Unavailable)?;
             let attempt = queries.clone();
-            match db.run(move |c| attempt(c)).await {
-                Err(error) if is_connection_lost(&error) => continue,
-                other => return Ok(other?),
+            if let Attempt::Done(result) = retry::classify(db.run(move |c| attempt(c)).await) {
+                return result;
             }
         }
-        Err(ApiError::Unavailable)
+        retry::exhausted()
     }
 
     /// The current page anchors.

@@ -59,7 +59,9 @@ impl DerefMut for DbConnection {
     }
 }
 
-/// Whether a query error means the connection itself is gone.
+/// Whether a query error means the connection itself is gone: by this, a
+/// connection marks itself broken (below), and a read runs again on another
+/// one (`retry`).
 pub fn is_connection_lost(error: &DieselError) -> bool {
     matches!(
         error,

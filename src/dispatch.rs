@@ -27,15 +27,12 @@ use diesel::{PgConnection, QueryResult};
 use rocket::tokio::sync::oneshot;
 
 use crate::catalog::{self, ProductWithFeatures, StylesBody};
-use crate::db::{is_connection_lost, DbManager};
+use crate::db::DbManager;
 use crate::error::ApiError;
+use crate::retry::{self, Attempt};
 
 /// The most lookups answered by one statement; more wait for the next one.
 pub const MAX_BATCH: usize = 64;
-
-/// A bound on retries after lost connections, far above any pool size in
-/// use, so a database that keeps dropping connections cannot hold a request.
-pub const MAX_READ_ATTEMPTS: u32 = 256;
 
 /// What a lookup gets back: the value, `None` if there is no such product.
 pub type LookupResult<V> = Result<Option<V>, ApiError>;
@@ -243,22 +240,19 @@ impl Shared {
     }
 
     /// Runs `queries` on a pooled connection, again on another one while the
-    /// connection turns out to be dead: everything here only reads, so after
-    /// a database restart a request is retried rather than failed. A dead
-    /// connection is discarded on return, so the pool empties itself of them;
-    /// if the database is really gone, the answer is 503.
+    /// connection turns out to be dead (see `retry`); 503 when no connection
+    /// comes within the timeout.
     fn run<T>(&self, queries: impl Fn(&mut PgConnection) -> QueryResult<T>) -> Result<T, ApiError> {
-        for _ in 1..MAX_READ_ATTEMPTS {
+        for _ in retry::attempts() {
             let mut conn = self
                 .pool
                 .get_timeout(self.timeout)
                 .map_err(|_| ApiError::Unavailable)?;
-            match queries(&mut conn) {
-                Err(error) if is_connection_lost(&error) => continue,
-                other => return Ok(other?),
+            if let Attempt::Done(result) = retry::classify(queries(&mut conn)) {
+                return result;
             }
         }
-        Err(ApiError::Unavailable)
+        retry::exhausted()
     }
 
     /// One thread: takes the oldest work, runs it, until the handle is gone.
