@@ -10,18 +10,25 @@ use rocket::{Orbit, Rocket};
 
 use crate::cache::{request_key, CachedResponse, ResponseCache};
 use crate::config::Settings;
-use crate::db::Db;
-use crate::dispatch::{Dispatcher, Kind};
+use crate::dispatch::{Dispatcher, Kind, LookupResult};
 use crate::error::{ApiError, JsonBody};
 use crate::freshness::PageAnchors;
-use crate::retry::{self, Attempt};
+use crate::naive;
+
+/// Which path to the database this application takes.
+#[derive(Clone, Copy)]
+enum Database<'r> {
+    /// The dispatcher's threads (see `dispatch`), the default.
+    Direct(&'r Dispatcher),
+    /// rocket_sync_db_pools (see `naive`), with `DATABASE_NAIVE=true`.
+    Naive(&'r Rocket<Orbit>),
+}
 
 /// The application as one handler sees it. Nothing is checked out until
 /// asked, so input is validated (400) before a connection is held, and a bad
 /// request gets its 400 even while the database is down.
 pub struct Api<'r> {
-    rocket: &'r Rocket<Orbit>,
-    direct: Option<&'r Dispatcher>,
+    database: Database<'r>,
     cache: &'r ResponseCache,
     anchors: &'r PageAnchors,
     pub settings: &'r Settings,
@@ -45,9 +52,13 @@ impl<'r> FromRequest<'r> for Api<'r> {
                 "the application was built without its state",
             ));
         };
+        // The app starts a dispatcher unless it was built for the naive path.
+        let database = match rocket.state::<Dispatcher>() {
+            Some(dispatcher) => Database::Direct(dispatcher),
+            None => Database::Naive(rocket),
+        };
         Outcome::Success(Api {
-            rocket,
-            direct: rocket.state::<Dispatcher>(),
+            database,
             cache,
             anchors,
             settings,
@@ -63,55 +74,35 @@ impl<'r> FromRequest<'r> for Api<'r> {
 impl Api<'_> {
     /// Runs `queries` on one pooled connection: on the direct path, on one
     /// of the dispatcher's threads (see `dispatch`); on the naive path, with
-    /// rocket_sync_db_pools. Every request here only reads, so when the
-    /// connection turns out to be dead (the database restarted, say) the
-    /// queries run again on another one instead of failing the client.
+    /// rocket_sync_db_pools (see `naive`). Every request here only reads, so
+    /// when the connection turns out to be dead (the database restarted, say)
+    /// the queries run again on another one instead of failing the client
+    /// (see `retry`).
     pub async fn read<T, F>(&self, queries: F) -> Result<T, ApiError>
     where
         F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
         T: Send + 'static,
     {
-        match self.direct {
-            Some(direct) => direct.read(queries).await,
-            None => self.read_naive(queries).await,
+        match self.database {
+            Database::Direct(dispatcher) => dispatcher.read(queries).await,
+            Database::Naive(rocket) => naive::read(rocket, queries).await,
         }
     }
 
-    /// Looks up product `id` for `kind`; `None` if there is no such product.
-    /// On the direct path lookups of one kind that wait together are
-    /// answered by one statement (see `dispatch`); the naive path runs the
-    /// same statement for this one id.
+    /// Looks up product `id` as `kind` (one of the statics at the end of
+    /// `catalog`); `None` if there is no such product. On the direct path
+    /// lookups of one kind that wait together are answered by one statement
+    /// (see `dispatch`); the naive path runs the same statement for this one
+    /// id.
     pub async fn lookup<V: Clone + Send + 'static>(
         &self,
-        kind: &Kind<V>,
+        kind: &'static Kind<V>,
         id: i32,
-    ) -> Result<Option<V>, ApiError> {
-        match self.direct {
-            Some(direct) => direct.lookup(kind, id).await,
-            None => {
-                let load = kind.load;
-                let found = self.read_naive(move |c| load(c, &[id])).await?;
-                Ok(found.into_iter().find(|(k, _)| *k == id).map(|(_, v)| v))
-            }
+    ) -> LookupResult<V> {
+        match self.database {
+            Database::Direct(dispatcher) => dispatcher.lookup(kind, id).await,
+            Database::Naive(rocket) => naive::lookup(rocket, kind, id).await,
         }
-    }
-
-    /// The naive path: rocket_sync_db_pools' checkout, then its `run`.
-    async fn read_naive<T, F>(&self, queries: F) -> Result<T, ApiError>
-    where
-        F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
-        T: Send + 'static,
-    {
-        for _ in retry::attempts() {
-            let db = Db::get_one(self.rocket)
-                .await
-                .ok_or(ApiError::Unavailable)?;
-            let attempt = queries.clone();
-            if let Attempt::Done(result) = retry::classify(db.run(move |c| attempt(c)).await) {
-                return result;
-            }
-        }
-        retry::exhausted()
     }
 
     /// The current page anchors.

@@ -11,9 +11,10 @@ use rocket::{Build, Rocket};
 
 use crate::cache::ResponseCache;
 use crate::config::Settings;
-use crate::db::{build_pool, Db, PoolSettings, StatementCounter, DATABASE_NAME};
+use crate::db::{build_pool, PoolSettings, StatementCounter, DATABASE_NAME};
 use crate::dispatch::Dispatcher;
 use crate::freshness::{PageAnchors, Watcher};
+use crate::naive;
 use crate::routes::{api_catchers, api_routes};
 
 /// The application for `figment` (see [`crate::config::figment`]): the pool
@@ -43,7 +44,7 @@ async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
         }
     };
     if settings.naive {
-        return Ok(rocket.attach(Db::fairing()));
+        return Ok(rocket.attach(naive::fairing()));
     }
     let statements = rocket
         .state::<StatementCounter>()

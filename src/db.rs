@@ -1,12 +1,18 @@
-//! The connection pool: PostgreSQL connections handed to request handlers
-//! through `rocket_sync_db_pools`, built by our own `Poolable` so that
-//! checkout costs no round trip and dead connections are still discarded.
+//! The connection pool: an r2d2 pool of [`DbConnection`]s, PostgreSQL
+//! connections that cost no round trip at checkout and are still discarded
+//! once dead. On the direct path (the default) the dispatcher's threads
+//! (`dispatch`) own the pool and run every query of the requests on it; only
+//! on the naive path (`DATABASE_NAIVE=true`) does rocket_sync_db_pools build
+//! and hand out the same connections instead (`naive`), with a ping per
+//! checkout. Either way the settings come from `databases.atelier`, read
+//! with rocket_sync_db_pools' `Config`.
 //!
 //! r2d2's default `test_on_check_out` pings the server before every request;
 //! here each connection instead watches its own queries (Diesel
 //! instrumentation) and marks itself broken when one fails because the
-//! connection is gone, and r2d2 drops it on return. The same hook counts
-//! statements, which tests and operators read from [`StatementCounter`].
+//! connection is gone, and r2d2 drops it on return (what a read does then is
+//! `retry`'s). The same hook counts statements, which tests and operators
+//! read from [`StatementCounter`].
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,14 +26,10 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::PgConnection;
 use rocket::{Build, Rocket};
-use rocket_sync_db_pools::{database, Config, PoolResult, Poolable};
+use rocket_sync_db_pools::Config;
 
 /// The name of the database in Rocket's configuration (`databases.atelier`).
 pub const DATABASE_NAME: &str = "atelier";
-
-/// The naive path: rocket_sync_db_pools' request guard and `conn.run(...)`.
-#[database("atelier")]
-pub struct Db(DbConnection);
 
 /// Total SQL statements started by every pooled connection of one app.
 #[derive(Debug, Clone, Default)]
@@ -177,18 +179,4 @@ pub fn build_pool(settings: &PoolSettings, statements: StatementCounter) -> r2d2
         // round trips of a one-statement request. The naive path keeps it.
         .test_on_check_out(settings.naive)
         .build_unchecked(DbManager::new(settings.url.clone(), statements))
-}
-
-impl Poolable for DbConnection {
-    type Manager = DbManager;
-    type Error = std::convert::Infallible;
-
-    fn pool(db_name: &str, rocket: &Rocket<Build>) -> PoolResult<Self> {
-        let settings = PoolSettings::from_rocket(db_name, rocket).map_err(|e| *e)?;
-        let statements = rocket
-            .state::<StatementCounter>()
-            .cloned()
-            .unwrap_or_default();
-        Ok(build_pool(&settings, statements))
-    }
 }

@@ -15,6 +15,7 @@ pub mod generate;
 pub mod import;
 pub mod migrations;
 pub mod models;
+pub mod naive;
 pub mod retry;
 pub mod routes;
 pub mod schema;
