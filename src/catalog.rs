@@ -9,6 +9,7 @@
 use diesel::associations::BelongsTo;
 use diesel::prelude::*;
 
+use crate::dispatch::Kind;
 use crate::freshness::ANCHOR_STRIDE;
 use crate::models::{Feature, Photo, Product, Sku, Style};
 use crate::schema::{product, related, styles};
@@ -263,3 +264,20 @@ pub fn find_related_ids_by_product(
         }))
         .collect())
 }
+
+// ---- Lookup kinds ----
+//
+// The lookups by product id that the dispatcher answers in batches (see
+// `dispatch`): one static each, with the statement that answers any number
+// of ids at once. A new kind is one more static here.
+
+/// `GET /products/:id`.
+pub static PRODUCTS: Kind<ProductWithFeatures> = Kind::new("products", find_products);
+
+/// `GET /products/:id/styles`.
+pub static STYLES: Kind<StylesBody> = Kind::new("styles", find_styles_answers);
+
+/// `GET /products/:id/related`.
+pub static RELATED: Kind<Vec<i32>> = Kind::new("related", find_related_ids_by_product);
+
+// ---- End of lookup kinds ----

@@ -10,7 +10,6 @@ use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
 use crate::api::Api;
 use crate::cache::CachedResponse;
 use crate::catalog::{self, Page};
-use crate::dispatch;
 use crate::error::{error_response, ApiError, JsonBody};
 use crate::views::{ProductDetailView, ProductView};
 
@@ -103,7 +102,7 @@ pub async fn get_product(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiEr
     let id = ProductId::parse(id)?;
     api.respond(async {
         let found = api
-            .lookup(&dispatch::PRODUCTS, id.0)
+            .lookup(&catalog::PRODUCTS, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         JsonBody::of(&ProductDetailView::new(found, &api.settings.campus))
@@ -117,7 +116,7 @@ pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<CachedResponse
     let id = ProductId::parse(id)?;
     api.respond(async {
         let body = api
-            .lookup(&dispatch::STYLES, id.0)
+            .lookup(&catalog::STYLES, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         Ok(JsonBody(body.0.into_bytes()))
@@ -131,7 +130,7 @@ pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<CachedRespon
     let id = ProductId::parse(id)?;
     api.respond(async {
         let ids = api
-            .lookup(&dispatch::RELATED, id.0)
+            .lookup(&catalog::RELATED, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         JsonBody::of(&ids)
