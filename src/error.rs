@@ -6,7 +6,7 @@
 
 use std::io::Cursor;
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
@@ -51,10 +51,7 @@ impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
         match error {
             DieselError::NotFound => ApiError::NotFound("not found".into()),
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => ApiError::Unavailable,
+            lost if crate::db::is_connection_lost(&lost) => ApiError::Unavailable,
             other => ApiError::Internal(other.to_string()),
         }
     }
