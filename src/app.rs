@@ -11,10 +11,11 @@ use rocket::{Build, Rocket};
 
 use crate::cache::ResponseCache;
 use crate::config::Settings;
-use crate::db::{build_pool, PoolSettings, StatementCounter, DATABASE_NAME};
+use crate::db::{PoolSettings, StatementCounter, DATABASE_NAME};
 use crate::dispatch::Dispatcher;
 use crate::freshness::{PageAnchors, Watcher};
 use crate::naive;
+use crate::replicas::ReadPools;
 use crate::routes::{api_catchers, api_routes};
 
 /// The application for `figment` (see [`crate::config::figment`]): the pool
@@ -50,7 +51,7 @@ async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
         .state::<StatementCounter>()
         .cloned()
         .unwrap_or_default();
-    match Dispatcher::start(build_pool(&settings, statements), settings.timeout) {
+    match Dispatcher::start(ReadPools::new(&settings, statements), settings.timeout) {
         Ok(dispatcher) => Ok(rocket.manage(dispatcher)),
         Err(e) => {
             log::error!("starting the database threads: {e}");
@@ -69,15 +70,17 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
     };
     let cache = Arc::new(ResponseCache::new(&settings));
     if settings.catalog_poll_ms > 0 {
-        let url = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
-            Ok(pool) => pool.url,
+        // The databases reads come from: the replicas, or the primary.
+        let urls = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
+            Ok(pool) if pool.replica_urls.is_empty() || pool.naive => vec![pool.url],
+            Ok(pool) => pool.replica_urls,
             Err(e) => {
                 log::error!("database configuration: {e}");
                 return Err(rocket);
             }
         };
         let mut watcher = Watcher::new(
-            url,
+            urls,
             Duration::from_millis(settings.catalog_poll_ms),
             &cache,
             &anchors,

@@ -132,7 +132,8 @@ pub struct StylesBody(pub String);
 /// For each product among `ids` that exists, in product-id order: its
 /// `/styles` body from `styles_answers`, or for the products that have none
 /// there, rendered from their rows (see [`find_product_styles`]).
-/// Statements: 1, and 4 more when some product has no stored answer.
+/// Statements: 1, and when some product has no stored answer 4 more in a
+/// read-only transaction (6 with its BEGIN and COMMIT).
 pub fn find_styles_answers(
     conn: &mut PgConnection,
     ids: &[i32],
@@ -150,10 +151,15 @@ pub fn find_styles_answers(
         .filter(|(_, body)| body.is_none())
         .map(|(id, _)| *id)
         .collect();
+    // The rows' four statements see one snapshot, so an import that swaps
+    // the tables meanwhile cannot give an answer half old, half new.
     let mut from_rows = if missing.is_empty() {
         Vec::new()
     } else {
-        find_product_styles(conn, &missing)?
+        conn.build_transaction()
+            .read_only()
+            .repeatable_read()
+            .run(|conn| find_product_styles(conn, &missing))?
     }
     .into_iter()
     .peekable();

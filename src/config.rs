@@ -97,7 +97,7 @@ pub fn database_url() -> anyhow::Result<String> {
 }
 
 /// The pool settings that can come from `DATABASE_<NAME>` variables.
-const DATABASE_VARIABLES: [&str; 4] = ["pool_size", "timeout", "min_idle", "naive"];
+const DATABASE_VARIABLES: [&str; 5] = ["pool_size", "timeout", "min_idle", "naive", "replica_urls"];
 
 /// The full configuration for a service on `database_url`, with overrides from
 /// the environment.

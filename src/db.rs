@@ -147,6 +147,9 @@ pub struct PoolSettings {
     /// The naive path: a ping per checkout and rocket_sync_db_pools'
     /// hand-offs, kept so benchmarks can show what the direct path saves.
     pub naive: bool,
+    /// Read replicas (`DATABASE_REPLICA_URLS`, comma-separated): the direct
+    /// path reads from them, and from `url` only when none answers.
+    pub replica_urls: Vec<String>,
 }
 
 impl PoolSettings {
@@ -163,6 +166,16 @@ impl PoolSettings {
             timeout: Duration::from_secs(u64::from(config.timeout)),
             min_idle: figment.extract_inner::<u32>("min_idle").ok(),
             naive: figment.extract_inner::<bool>("naive").unwrap_or(false),
+            replica_urls: figment
+                .extract_inner::<String>("replica_urls")
+                .map(|urls| {
+                    urls.split(',')
+                        .map(str::trim)
+                        .filter(|url| !url.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

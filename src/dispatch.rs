@@ -27,12 +27,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use diesel::r2d2;
 use diesel::{PgConnection, QueryResult};
 use rocket::tokio::sync::oneshot;
 
-use crate::db::DbManager;
 use crate::error::ApiError;
+use crate::replicas::ReadPools;
 use crate::retry::{self, Attempt};
 
 /// The most lookups answered by one statement; more wait for the next one.
@@ -281,7 +280,7 @@ fn answer<V: Clone>(mut batch: Vec<Waiting<V>>, found: Result<Vec<(i32, V)>, Api
 struct Shared {
     pending: Mutex<Pending>,
     work: Condvar,
-    pool: r2d2::Pool<DbManager>,
+    pools: Arc<ReadPools>,
     timeout: Duration,
 }
 
@@ -297,12 +296,14 @@ impl Shared {
     /// comes within the timeout.
     fn run<T>(&self, queries: impl Fn(&mut PgConnection) -> QueryResult<T>) -> Result<T, ApiError> {
         for _ in retry::attempts() {
-            let mut conn = self
-                .pool
-                .get_timeout(self.timeout)
-                .map_err(|_| ApiError::Unavailable)?;
-            if let Attempt::Done(result) = retry::classify(queries(&mut conn)) {
-                return result;
+            let (mut conn, source) = self
+                .pools
+                .checkout(self.timeout)
+                .ok_or(ApiError::Unavailable)?;
+            match retry::classify(queries(&mut conn)) {
+                Attempt::Done(result) => return result,
+                // A replica that drops connections is skipped for a while.
+                Attempt::Retry => self.pools.mark_down(source),
             }
         }
         retry::exhausted()
@@ -346,14 +347,14 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts `pool.max_size()` threads over `pool`; a request that gets no
-    /// answer within `timeout` is answered 503.
-    pub fn start(pool: r2d2::Pool<DbManager>, timeout: Duration) -> std::io::Result<Self> {
-        let threads = pool.max_size();
+    /// Starts a thread per connection of each of `pools`; a request that
+    /// gets no answer within `timeout` is answered 503.
+    pub fn start(pools: Arc<ReadPools>, timeout: Duration) -> std::io::Result<Self> {
+        let threads = pools.size();
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             work: Condvar::new(),
-            pool,
+            pools,
             timeout,
         });
         for n in 0..threads {
@@ -457,7 +458,7 @@ mod tests {
     use rocket::tokio::time::sleep;
 
     use super::*;
-    use crate::db::{build_pool, PoolSettings, StatementCounter};
+    use crate::db::{PoolSettings, StatementCounter};
 
     fn nothing<V>(_: &mut PgConnection, _: &[i32]) -> QueryResult<Vec<(i32, V)>> {
         Ok(Vec::new())
@@ -629,8 +630,9 @@ mod tests {
             timeout: Duration::from_secs(10),
             min_idle: Some(0),
             naive: false,
+            replica_urls: Vec::new(),
         };
-        Dispatcher::start(build_pool(&settings, statements), settings.timeout).unwrap()
+        Dispatcher::start(ReadPools::new(&settings, statements), settings.timeout).unwrap()
     }
 
     #[rocket::async_test]

@@ -84,70 +84,59 @@ fn catalog_version(conn: &mut PgConnection) -> QueryResult<String> {
     .map(|v| v.version)
 }
 
-/// Polls the catalog version every `interval` and, when it changes, clears
-/// `cache` and reloads `anchors`. It holds them weakly: when the application
-/// is gone, the watcher stops.
+/// Polls, every `interval`, the catalog version of each database the
+/// instance reads (its replicas, or the primary) and, when one changes,
+/// clears `cache` and reloads `anchors` from it: each database's new catalog
+/// is served within one interval of that database having it. It holds them
+/// weakly: when the application is gone, the watcher stops.
 pub struct Watcher {
-    url: String,
+    databases: Vec<Watched>,
     interval: Duration,
     cache: Weak<ResponseCache>,
     anchors: Weak<PageAnchors>,
+}
+
+/// One database the watcher polls.
+struct Watched {
+    url: String,
     conn: Option<PgConnection>,
     version: Option<String>,
 }
 
 impl Watcher {
+    /// A watcher of the databases at `urls`.
     pub fn new(
-        url: String,
+        urls: Vec<String>,
         interval: Duration,
         cache: &Arc<ResponseCache>,
         anchors: &Arc<PageAnchors>,
     ) -> Self {
         Watcher {
-            url,
+            databases: urls
+                .into_iter()
+                .map(|url| Watched {
+                    url,
+                    conn: None,
+                    version: None,
+                })
+                .collect(),
             interval,
             cache: Arc::downgrade(cache),
             anchors: Arc::downgrade(anchors),
-            conn: None,
-            version: None,
         }
     }
 
-    /// One poll: connects if needed, compares versions, refreshes on change.
-    /// `false` once the application it serves is gone.
+    /// One poll of every database: connects if needed, compares versions,
+    /// refreshes on change. `false` once the application it serves is gone.
     pub fn poll(&mut self) -> bool {
         let (Some(cache), Some(anchors)) = (self.cache.upgrade(), self.anchors.upgrade()) else {
             return false;
         };
-        if self.conn.is_none() {
-            match PgConnection::establish(&self.url) {
-                Ok(conn) => self.conn = Some(conn),
-                Err(e) => {
-                    log::debug!("catalog watcher: {e}");
-                    return true;
-                }
-            }
-        }
-        let Some(conn) = self.conn.as_mut() else {
-            return true;
-        };
-        let outcome = catalog_version(conn).and_then(|version| {
-            if self.version.as_ref() != Some(&version) {
-                cache.clear();
-                anchors.reload(conn)?;
-                self.version = Some(version);
-            }
-            Ok(())
-        });
-        if let Err(e) = outcome {
-            // Reconnect next time; until then, answers are served as they are.
-            log::warn!("catalog watcher: {e}");
-            self.conn = None;
-            self.version = None;
+        for watched in &mut self.databases {
+            watched.poll(&cache, &anchors);
         }
         true
     }
-
     /// Polls on a thread of its own until the application is gone.
     pub fn spawn(mut self) -> std::io::Result<()> {
         std::thread::Builder::new()
@@ -159,5 +148,37 @@ impl Watcher {
                 }
             })
             .map(|_| ())
+    }
+}
+
+impl Watched {
+    fn poll(&mut self, cache: &ResponseCache, anchors: &PageAnchors) {
+        if self.conn.is_none() {
+            match PgConnection::establish(&self.url) {
+                Ok(conn) => self.conn = Some(conn),
+                Err(e) => {
+                    log::debug!("catalog watcher: {e}");
+                    return;
+                }
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let outcome = catalog_version(conn).and_then(|version| {
+            if self.version.as_ref() != Some(&version) {
+                cache.clear();
+                anchors.reload(conn)?;
+                self.version = Some(version);
+            }
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            // Reconnect next time; until then, answers are served as they
+            // are, and whatever this database says then counts as a change.
+            log::warn!("catalog watcher: {e}");
+            self.conn = None;
+            self.version = None;
+        }
     }
 }

@@ -16,6 +16,8 @@ pub mod import;
 pub mod migrations;
 pub mod models;
 pub mod naive;
+pub mod prewarm;
+pub mod replicas;
 pub mod retry;
 pub mod routes;
 pub mod schema;

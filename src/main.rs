@@ -50,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         command: AnswersCommand,
     },
+    /// Read the catalog (tables, TOAST, indexes) into PostgreSQL's buffers
+    /// with pg_prewarm, on DATABASE_URL and every DATABASE_REPLICA_URLS.
+    Prewarm,
     /// Write a synthetic dump in the real dump's format to DIR.
     Generate {
         /// Number of products (the real dump has 1000011).
@@ -134,6 +137,30 @@ fn main() -> anyhow::Result<()> {
                 report.stored,
                 report.elapsed.as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Prewarm => {
+            let url = config::database_url()?;
+            let replicas = std::env::var("DATABASE_REPLICA_URLS").unwrap_or_default();
+            let targets = std::iter::once(url.as_str())
+                .chain(replicas.split(',').map(str::trim).filter(|u| !u.is_empty()));
+            for (n, target) in targets.enumerate() {
+                let name = if n == 0 {
+                    "primary".to_string()
+                } else {
+                    format!("replica {n}")
+                };
+                let mut conn = diesel::PgConnection::establish(target)
+                    .with_context(|| format!("connecting to the {name}"))?;
+                let report = atelier::prewarm::prewarm(&mut conn)
+                    .with_context(|| format!("prewarming the {name}"))?;
+                println!(
+                    "{name}: read {} relations, {} MB, in {:.1}s",
+                    report.relations.len(),
+                    report.blocks() * 8 / 1024,
+                    report.elapsed.as_secs_f64()
+                );
+            }
             Ok(())
         }
         Command::Generate {

@@ -398,3 +398,94 @@ fn sigterm_answers_the_requests_in_flight_then_exits_0() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+/// `atelier prewarm` says what to do when the extension cannot be created
+/// by its role, and once a superuser has created it reads every table,
+/// TOAST table and index of the catalog.
+#[test]
+fn prewarm_reads_the_catalog_or_says_why_not() {
+    let db = TestDb::with_fixtures();
+    let prewarm = || {
+        let output = atelier()
+            .arg("prewarm")
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, _, stderr) = prewarm();
+    assert!(!ok);
+    assert!(
+        stderr.contains("a superuser can run CREATE EXTENSION pg_prewarm"),
+        "{stderr}"
+    );
+
+    // The suite's server is local: its superuser creates the extension.
+    let port = url_port(&db.url);
+    let created = Command::new("runuser")
+        .args([
+            "-u", "postgres", "--", "psql", "-q", "-p", &port, "-d", &db.name,
+        ])
+        .args(["-c", "CREATE EXTENSION pg_prewarm"])
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let (ok, stdout, stderr) = prewarm();
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("primary: read "), "{stdout}");
+
+    let report = atelier::prewarm::prewarm(&mut db.connect()).unwrap();
+    let names: Vec<&str> = report
+        .relations
+        .iter()
+        .map(|r| r.relation.as_str())
+        .collect();
+    let indexes: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+           WHERE (c.relnamespace = 'public'::regnamespace
+                  AND c.relname <> '__diesel_schema_migrations')
+              OR c.oid IN (SELECT reltoastrelid FROM pg_class
+                            WHERE relnamespace = 'public'::regnamespace
+                              AND relname <> '__diesel_schema_migrations'))",
+    ))
+    .get_result(&mut db.connect())
+    .unwrap();
+    assert_eq!(
+        report
+            .relations
+            .iter()
+            .filter(|r| r.relation.ends_with("_pkey")
+                || r.relation.ends_with("_idx")
+                || r.relation.ends_with("_index"))
+            .count() as i64,
+        indexes,
+        "{names:?}"
+    );
+    for table in [
+        "product",
+        "features",
+        "styles",
+        "photos",
+        "skus",
+        "related",
+        "styles_answers",
+    ] {
+        assert!(names.contains(&table), "{table} in {names:?}");
+    }
+    assert!(
+        names.iter().any(|n| n.starts_with("pg_toast.")),
+        "{names:?}"
+    );
+    assert!(report.blocks() > 0);
+}
+
+fn url_port(url: &str) -> String {
+    url.rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap()
+        .to_string()
+}

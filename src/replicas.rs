@@ -1,0 +1,141 @@
+//! Where the direct path's reads go: the read replicas in turn
+//! (`DATABASE_REPLICA_URLS`), skipping for a while one that could not be
+//! reached or dropped its connection, and the primary (`DATABASE_URL`) when
+//! none is configured or none is left. Writes, migrations and imports never
+//! come here: they use `DATABASE_URL` directly.
+//!
+//! A replica is marked down when a checkout fails within a short timeout or a
+//! query loses its connection; reads go elsewhere at once, so clients see no
+//! error. It is tried again once its pool has opened connections again in
+//! the background, or after [`DOWN_FOR`] at the latest.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::r2d2::{self, PooledConnection};
+
+use crate::db::{build_pool, DbManager, PoolSettings, StatementCounter};
+
+/// How long a replica that failed is skipped before it is tried again.
+pub const DOWN_FOR: Duration = Duration::from_secs(2);
+
+/// How long a checkout from a replica may take before the replica counts as
+/// unreachable. Each replica's pool has a connection per database thread, so
+/// a checkout never waits for a busy connection, only for a new one.
+const REPLICA_CHECKOUT: Duration = Duration::from_millis(500);
+
+/// Which database a connection reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Primary,
+    /// The replica at this index of `DATABASE_REPLICA_URLS`.
+    Replica(usize),
+}
+
+struct Replica {
+    pool: r2d2::Pool<DbManager>,
+    /// Until when (milliseconds since `started`) it is skipped; 0: up.
+    down_until_ms: AtomicU64,
+}
+
+/// The pools reads are served from.
+pub struct ReadPools {
+    primary: r2d2::Pool<DbManager>,
+    replicas: Vec<Replica>,
+    next: AtomicUsize,
+    started: Instant,
+}
+
+impl ReadPools {
+    /// The primary's pool and one per replica in `settings`, all counting
+    /// into `statements`. With replicas, the primary keeps no idle
+    /// connections: it is only the fallback.
+    pub fn new(settings: &PoolSettings, statements: StatementCounter) -> Arc<Self> {
+        let replicas: Vec<Replica> = settings
+            .replica_urls
+            .iter()
+            .map(|url| Replica {
+                pool: build_pool(
+                    &PoolSettings {
+                        url: url.clone(),
+                        ..settings.clone()
+                    },
+                    statements.clone(),
+                ),
+                down_until_ms: AtomicU64::new(0),
+            })
+            .collect();
+        let primary_settings = if replicas.is_empty() {
+            settings.clone()
+        } else {
+            PoolSettings {
+                min_idle: Some(0),
+                ..settings.clone()
+            }
+        };
+        Arc::new(ReadPools {
+            primary: build_pool(&primary_settings, statements),
+            replicas,
+            next: AtomicUsize::new(0),
+            started: Instant::now(),
+        })
+    }
+
+    /// Connections each pool holds at most: one per database thread.
+    pub fn size(&self) -> u32 {
+        self.primary.max_size()
+    }
+
+    /// A connection to the next replica that is up, or to the primary; `None`
+    /// when not even the primary gives one within `timeout`.
+    pub fn checkout(&self, timeout: Duration) -> Option<(PooledConnection<DbManager>, Source)> {
+        let count = self.replicas.len();
+        if count > 0 {
+            let first = self.next.fetch_add(1, Ordering::Relaxed);
+            for k in 0..count {
+                let index = (first + k) % count;
+                let replica = &self.replicas[index];
+                if !self.worth_trying(replica) {
+                    continue;
+                }
+                match replica.pool.get_timeout(REPLICA_CHECKOUT.min(timeout)) {
+                    Ok(conn) => {
+                        replica.down_until_ms.store(0, Ordering::Relaxed);
+                        return Some((conn, Source::Replica(index)));
+                    }
+                    Err(e) => {
+                        log::warn!("replica {index} is unreachable, reading elsewhere: {e}");
+                        self.mark_down(Source::Replica(index));
+                    }
+                }
+            }
+        }
+        self.primary
+            .get_timeout(timeout)
+            .ok()
+            .map(|conn| (conn, Source::Primary))
+    }
+
+    /// Skips `source` for [`DOWN_FOR`] (nothing for the primary, which is
+    /// always the last resort).
+    pub fn mark_down(&self, source: Source) {
+        if let Source::Replica(index) = source {
+            if let Some(replica) = self.replicas.get(index) {
+                let until = self.elapsed_ms() + DOWN_FOR.as_millis() as u64;
+                replica.down_until_ms.store(until.max(1), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Up, or down but with connections again (its pool reconnects by
+    /// itself), or down for long enough to try again.
+    fn worth_trying(&self, replica: &Replica) -> bool {
+        let until = replica.down_until_ms.load(Ordering::Relaxed);
+        until == 0 || self.elapsed_ms() >= until || replica.pool.state().idle_connections > 0
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
