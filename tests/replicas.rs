@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use atelier::import::{self, ImportOptions, ProgressMode};
@@ -25,7 +24,7 @@ use serde_json::{json, Value};
 
 /// Pausing replay stops it for every database on the replica: these tests
 /// take turns.
-static REPLAY: Mutex<()> = Mutex::new(());
+static REPLAY: rocket::tokio::sync::Mutex<()> = rocket::tokio::sync::Mutex::const_new(());
 
 fn replica_server_url() -> String {
     atelier::config::load_dotenv();
@@ -119,7 +118,7 @@ fn dead_url(db: &TestDb) -> String {
 
 #[rocket::async_test]
 async fn reads_are_answered_by_the_replica() {
-    let _turn = REPLAY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = REPLAY.lock().await;
     let db = TestDb::with_fixtures();
     let replica = replica_of(&db);
     let from_replica = client_reading(&db, &replica, &[]).await;
@@ -164,7 +163,7 @@ async fn reads_are_answered_by_the_replica() {
 
 #[rocket::async_test]
 async fn a_replica_that_cannot_be_reached_is_skipped() {
-    let _turn = REPLAY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = REPLAY.lock().await;
     let db = TestDb::with_fixtures();
     let replica = replica_of(&db);
 
@@ -193,7 +192,7 @@ async fn a_replica_that_cannot_be_reached_is_skipped() {
 /// it, without a restart.
 #[rocket::async_test]
 async fn an_import_on_the_primary_reaches_an_instance_reading_the_replica() {
-    let _turn = REPLAY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = REPLAY.lock().await;
     let db = TestDb::with_fixtures();
     let replica = replica_of(&db);
     // The cache on, and the catalog watcher polling the replica.
