@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # From a fresh clone to a served API: bootstraps PostgreSQL (see
-# scripts/db.sh), builds the release binary, seeds an empty database with a
+# scripts/lib/db.sh), builds the release binary, seeds an empty database with a
 # generated demo dump (DEMO_PRODUCTS, default 10000 products), and serves the
 # API on ROCKET_PORT (default 3000). Running it again reuses everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/db.sh
+. scripts/lib/db.sh
 
 ensure_database
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: bootstraps PostgreSQL (see
-# scripts/db.sh), checks formatting and lints, then runs every test against
+# scripts/lib/db.sh), checks formatting and lints, then runs every test against
 # the real database. Each test creates and drops its own database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/db.sh
+. scripts/lib/db.sh
 
 ensure_database
 . scripts/lib/deploy-tools.sh
 ensure_deploy_tools
+. scripts/lib/replica.sh
+ensure_replica
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,0 +1,143 @@
+# Shared by the tools in scripts/perf/ (sourced): the load tool,
+# the full-scale dataset, URL lists, and a server started with given settings.
+#
+# The load tool is oha (crates.io): it drives a closed model (-c connections)
+# and an open model (-q requests per second with --latency-correction, so
+# latency is measured from when each request was due: no coordinated
+# omission), reads URL lists (--urls-from-file), and reports JSON.
+
+. "$(dirname "${BASH_SOURCE[0]}")/db.sh"
+
+PORT=${LOADTEST_PORT:-3000}
+BASE="http://127.0.0.1:$PORT"
+FULL_SCALE=1000011
+
+ensure_oha() {
+  export PATH="$HOME/.cargo/bin:$PATH"
+  if ! command -v oha >/dev/null; then
+    echo "==> installing oha (the load generator) from crates.io"
+    cargo install oha --locked --no-default-features --features native-tls --quiet
+  fi
+}
+
+build_release() {
+  echo "==> building the release binary"
+  cargo build --release --quiet
+  BIN=$PWD/target/release/atelier
+}
+
+# Imports a full-scale generated dump unless the database already has one.
+ensure_full_dataset() {
+  local products=${LOADTEST_PRODUCTS:-$FULL_SCALE}
+  local have
+  $BIN migrate 2>/dev/null
+  have=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM product")
+  if [ "${have:-0}" -ge "$products" ]; then
+    echo "==> dataset: $have products already loaded"
+    return
+  fi
+  local dump=${LOADTEST_DUMP:-$PWD/target/full-dump}
+  echo "==> generating and importing $products products (a few minutes)"
+  $BIN generate --products "$products" --out "$dump" --seed 1
+  $BIN import "$dump" --rejects "$dump/rejects.csv" --quiet
+}
+
+# URL lists for the scenarios, in $URLS.
+write_url_lists() {
+  URLS=${URLS:-$(mktemp -d /tmp/atelier-urls.XXXXXX)}
+  python3 - "$URLS" "$BASE" "$FULL_SCALE" <<'PY'
+import random, sys
+out, base, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rng = random.Random(1)
+def write(name, paths):
+    with open(f"{out}/{name}.txt", "w") as f:
+        f.writelines(f"{base}{p}\n" for p in paths)
+eight = ["/products?page=100&count=50", "/products/999999", "/products/454755", "/products/1",
+         "/products/999999/styles", "/products/700000/styles", "/products/700000/related",
+         "/products/999999/related"]
+write("original8", eight)
+ends = {"product": "", "styles": "/styles", "related": "/related"}
+k = 200_000
+for name, end in ends.items():
+    write(f"uniform-{name}", (f"/products/{rng.randint(1, n)}{end}" for _ in range(k)))
+    write(f"tail-{name}", (f"/products/{rng.randint(n - n // 10, n)}{end}" for _ in range(k)))
+write("uniform-mixed", (f"/products/{rng.randint(1, n)}{rng.choice(list(ends.values()))}" for _ in range(k)))
+write("tail-mixed", (f"/products/{rng.randint(n - n // 10, n)}{rng.choice(list(ends.values()))}" for _ in range(k)))
+# Popularity: a Zipf-like rank (Pareto, s ~ 1.2), ranks scattered over the ids.
+def popular():
+    rank = min(int(rng.paretovariate(1.2)), n)
+    return (rank * 7919) % n + 1
+write("skewed-mixed", (f"/products/{popular()}{rng.choice(list(ends.values()))}" for _ in range(k)))
+PY
+}
+
+# Everything a run needs: the database with the full dataset (PostgreSQL's
+# buffers sized for it and filled), oha, the release binary, the URL lists;
+# the server is stopped when the script exits.
+prepare_load_run() {
+  ensure_database
+  size_shared_buffers
+  ensure_oha
+  build_release
+  ensure_full_dataset
+  prewarm_catalog
+  write_url_lists
+  trap stop_server EXIT
+}
+
+# start_server NAME [VAR=value ...]: the release server with these settings.
+start_server() {
+  local name=$1; shift
+  stop_server
+  if curl -sf "$BASE/health" >/dev/null; then
+    echo "something already answers on port $PORT: stop it or set LOADTEST_PORT" >&2
+    exit 1
+  fi
+  env ROCKET_LOG_LEVEL=critical ROCKET_PORT="$PORT" "$@" "$BIN" serve > "${LOGDIR:-/tmp}/server-$name.log" 2>&1 &
+  SERVER_PID=$!
+  SERVER_SETTINGS="$*"
+  for _ in $(seq 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    curl -sf "$BASE/health" >/dev/null && return
+    sleep 0.2
+  done
+  echo "the server did not start; see ${LOGDIR:-/tmp}/server-$name.log" >&2
+  exit 1
+}
+
+stop_server() {
+  if [ -n "${SERVER_PID:-}" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+  fi
+}
+
+# Peak resident memory of the running server, in MB.
+server_peak_rss_mb() {
+  awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$SERVER_PID/status"
+}
+
+# oha_json OUT ARGS...: runs oha with ARGS, JSON to OUT.
+oha_json() {
+  local out=$1; shift
+  oha --no-tui --output-format json "$@" > "$out" 2>/dev/null || true
+}
+
+# Prints "rps p50 p90 p99 max errors%" (milliseconds) from an oha JSON file.
+oha_summary() {
+  python3 - "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s, l = d["summary"], d["latencyPercentiles"]
+ms = lambda v: (v or 0) * 1000
+codes = d.get("statusCodeDistribution", {})
+# Requests still in flight when the run's time is up are cut off by oha, not
+# failed by the server: they are not errors.
+errors = {k: v for k, v in d.get("errorDistribution", {}).items() if k != "aborted due to deadline"}
+total = sum(codes.values()) + sum(errors.values())
+bad = total - sum(v for k, v in codes.items() if k.startswith(("2", "3")))
+print(f"{s['requestsPerSec']:.0f} {ms(l['p50']):.2f} {ms(l['p90']):.2f} {ms(l['p99']):.2f} "
+      f"{ms(s['slowest']):.2f} {100 * bad / max(total, 1):.3f}")
+PY
+}
