@@ -61,10 +61,10 @@ pub fn request_key(path: &str, query: Option<&str>) -> u128 {
 
 /// What an entry costs besides its body and tag: the key, the `Arc`, and
 /// moka's own bookkeeping (entry info, access and write-order nodes, hash
-/// table slot). Measured, not guessed: filling an 8 MiB (16 MiB) cache with
-/// `/related` answers of ~40 bytes grew the server by 45 MB (91 MB) when 128
-/// bytes were assumed per entry, ~1 KB an entry in all. Counting the real
-/// cost keeps `cache_max_mb` close to the memory the cache takes.
+/// table slot), measured by filling the cache with small answers and
+/// reading the server's memory (docs/PERFORMANCE.md, "What made the difference").
+/// Counting the real cost keeps `cache_max_mb` close to the memory the
+/// cache takes.
 const ENTRY_OVERHEAD: usize = 1024;
 
 /// The answers, by `request_key`. Keys are already hashes, so the cheapest

@@ -19,12 +19,10 @@ pub const DEFAULT_PORT: u16 = 3000;
 /// `DATABASE_POOL_SIZE` says otherwise: one per two cores, at least one.
 ///
 /// Few, because lookups waiting together share a statement: the fewer the
-/// threads, the more each statement answers. On this project's 2-core box
-/// (PostgreSQL on the same machine) one connection beat two in every
-/// alternating open-model run of uniform random mixed ids at 5,000/s (p99
-/// 10-22 ms against 36-204 ms) and was no slower in closed-model runs; three
-/// or more were slower still (README, "Speed"). A database on another host,
-/// where a round trip is mostly waiting, wants more.
+/// threads, the more each statement answers. With PostgreSQL on the same
+/// 2-core box, one connection beat two and more in alternating open-model
+/// runs (docs/PERFORMANCE.md, "What made the difference"). A database on
+/// another host, where a round trip is mostly waiting, wants more.
 pub fn default_pool_size() -> u32 {
     u32::try_from(cores() / 2).unwrap_or(u32::MAX).max(1)
 }
@@ -62,12 +60,11 @@ impl Default for Settings {
 
 /// Async worker threads unless `workers` (`ROCKET_WORKERS`) is set: three
 /// per core. No worker waits for the database (queries run on the
-/// dispatcher's threads), yet on this project's 2-core box, shared with
-/// PostgreSQL and the load generator, 2 workers lost to 6 in every
-/// alternating run: cached hits / `/health` 0.71-0.80 against 0.78-0.86,
-/// open-model mixed p99 at 5,000/s 61-96 ms against 13-31 ms; 4 and 8 were
-/// within noise of 6 (README, "Speed"). A worker preempted by another
-/// process holds its queued tasks; more workers leave fewer stranded.
+/// dispatcher's threads), yet on a box shared with PostgreSQL and the load
+/// generator, one per core lost to three per core in every alternating run
+/// (docs/PERFORMANCE.md, "What made the difference"): a worker preempted by
+/// another process holds its queued tasks, and more workers leave fewer
+/// stranded.
 pub fn workers(figment: &Figment) -> usize {
     // Rocket's own default is the core count; only an explicit setting wins.
     std::env::var_os("ROCKET_WORKERS")

@@ -101,10 +101,8 @@ impl ManageConnection for DbManager {
         // depend on its parameters (index lookups of `= ANY($1)`, a LIMIT on
         // the primary key), yet PostgreSQL's default `auto` mode compared the
         // generic plan, costed for an unknown array, with custom ones and
-        // kept planning each execution anew (`pg_prepared_statements`: 0
-        // generic plans of 12). Planning cost more than running: 0.18 ms
-        // against 0.04 for one product, 0.4 ms against 0.15 for one product's
-        // styles. With the generic plan, planning is ~0.01 ms.
+        // kept planning each execution anew, which cost more than running
+        // the statement (docs/PERFORMANCE.md, "What made the difference").
         conn.batch_execute("SET plan_cache_mode = force_generic_plan")
             .map_err(r2d2::Error::QueryError)?;
         let broken = Arc::new(AtomicBool::new(false));

@@ -1,18 +1,15 @@
 -- Each product's GET /products/:id/styles answer, kept rendered: the import
 -- fills it, and the endpoint reads one row instead of every style's photos
--- and skus (about twice the requests per second uncached). A product without
--- a row here is answered from styles, photos and skus as before, so a change
--- to those tables only has to drop the answers it touches, which the
--- triggers below do; nothing else writes here.
+-- and skus. A product without a row here is answered from styles, photos and
+-- skus, so a change to those tables only has to drop the answers it touches,
+-- which the triggers below do.
 CREATE TABLE styles_answers (
   product_id INTEGER PRIMARY KEY REFERENCES product (id) ON DELETE CASCADE,
   body       TEXT    NOT NULL
 );
 
--- lz4 packs the answers as small as the default pglz (1.0 GB at full scale)
--- with less CPU (rendering alone: 52 s against 65 s in one measurement;
--- whole imports were too noisy to tell). A server built without lz4 keeps
--- pglz.
+-- lz4 packs the answers as small as the default pglz with less CPU. A
+-- server built without lz4 keeps pglz.
 DO $$
 BEGIN
   ALTER TABLE styles_answers ALTER COLUMN body SET COMPRESSION lz4;
