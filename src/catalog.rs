@@ -94,25 +94,44 @@ pub fn list_products(
 }
 
 /// The products among `ids` that exist, each with its features in feature-id
-/// order, in product-id order: the products, then `Feature::belonging_to`
-/// them, nested with `grouped_by`. Statements: 2, whatever the number of ids.
+/// order, in product-id order. Statements: 1: the features come joined to
+/// the products (one round trip, one snapshot, where `Feature::belonging_to`
+/// would take two; see docs/PERFORMANCE.md) and are nested with
+/// `grouped_by`.
 pub fn find_products(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, ProductWithFeatures)>> {
     use crate::schema::features;
 
-    let products = load_products(conn, ids)?;
-    let features_per_product = Feature::belonging_to(&products)
-        .order(features::id)
-        .select(Feature::as_select())
-        .load(conn)?
-        .grouped_by(&products);
+    let rows: Vec<(Product, Option<Feature>)> = product::table
+        .left_join(features::table)
+        .filter(product::id.eq_any(ids.to_vec()))
+        .order((product::id, features::id))
+        .select((Product::as_select(), Option::<Feature>::as_select()))
+        .load(conn)?;
+    let (products, features) = parents_and_children(rows);
+    let features_per_product = features.grouped_by(&products);
     Ok(products
         .into_iter()
         .zip(features_per_product)
         .map(|(found, features)| (found.id, (found, features)))
         .collect())
+}
+
+/// The rows of a parent LEFT JOIN child, ordered by parent id: each parent
+/// once, and the children that are there (a parent without any has one row
+/// of NULLs), for `grouped_by` to nest.
+fn parents_and_children<C>(rows: Vec<(Product, Option<C>)>) -> (Vec<Product>, Vec<C>) {
+    let mut parents: Vec<Product> = Vec::new();
+    let mut children = Vec::with_capacity(rows.len());
+    for (parent, child) in rows {
+        if parents.last().map(|p| p.id) != Some(parent.id) {
+            parents.push(parent);
+        }
+        children.extend(child);
+    }
+    (parents, children)
 }
 
 /// The products among `ids` that exist, in id order. Statements: 1.
@@ -245,21 +264,23 @@ pub fn load_product_styles(
 }
 
 /// For each product among `ids` that exists, in product-id order: the ids it
-/// is related to, in related-row order: the products, then
-/// `Related::belonging_to` them, nested with `grouped_by`, so "no related
-/// rows" and "no such product" stay apart. Statements: 2.
+/// is related to, in related-row order. Statements: 1: the related rows come
+/// outer-joined to the products, so "no related rows" and "no such product"
+/// stay apart, nested with `grouped_by`.
 pub fn find_related_ids_by_product(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, Vec<i32>)>> {
     use crate::models::Related;
 
-    let products = load_products(conn, ids)?;
-    let related_per_product = Related::belonging_to(&products)
-        .order(related::id)
-        .select(Related::as_select())
-        .load(conn)?
-        .grouped_by(&products);
+    let rows: Vec<(Product, Option<Related>)> = product::table
+        .left_join(related::table.on(related::current_product_id.eq(product::id)))
+        .filter(product::id.eq_any(ids.to_vec()))
+        .order((product::id, related::id))
+        .select((Product::as_select(), Option::<Related>::as_select()))
+        .load(conn)?;
+    let (products, related_rows) = parents_and_children(rows);
+    let related_per_product = related_rows.grouped_by(&products);
     Ok(products
         .iter()
         .map(|p| p.id)
