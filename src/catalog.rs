@@ -122,11 +122,14 @@ pub fn find_products(
 /// The rows of a parent LEFT JOIN child, ordered by parent id: each parent
 /// once, and the children that are there (a parent without any has one row
 /// of NULLs), for `grouped_by` to nest.
-fn parents_and_children<C>(rows: Vec<(Product, Option<C>)>) -> (Vec<Product>, Vec<C>) {
-    let mut parents: Vec<Product> = Vec::new();
+fn parents_and_children<P, C>(rows: Vec<(P, Option<C>)>) -> (Vec<P>, Vec<C>)
+where
+    for<'a> &'a P: Identifiable<Id = &'a i32>,
+{
+    let mut parents: Vec<P> = Vec::new();
     let mut children = Vec::with_capacity(rows.len());
     for (parent, child) in rows {
-        if parents.last().map(|p| p.id) != Some(parent.id) {
+        if parents.last().map(|p| *p.id()) != Some(*parent.id()) {
             parents.push(parent);
         }
         children.extend(child);
@@ -271,13 +274,13 @@ pub fn find_related_ids_by_product(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, Vec<i32>)>> {
-    use crate::models::Related;
+    use crate::models::{ProductKey, Related};
 
-    let rows: Vec<(Product, Option<Related>)> = product::table
+    let rows: Vec<(ProductKey, Option<Related>)> = product::table
         .left_join(related::table.on(related::current_product_id.eq(product::id)))
         .filter(product::id.eq_any(ids.to_vec()))
         .order((product::id, related::id))
-        .select((Product::as_select(), Option::<Related>::as_select()))
+        .select((ProductKey::as_select(), Option::<Related>::as_select()))
         .load(conn)?;
     let (products, related_rows) = parents_and_children(rows);
     let related_per_product = related_rows.grouped_by(&products);

@@ -72,6 +72,14 @@ pub struct Sku {
     pub quantity: i32,
 }
 
+/// A product's key alone: the parent of rows that need nothing else of it,
+/// so a join does not carry the product's text once per child.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, Copy, PartialEq, Eq)]
+#[diesel(table_name = product, check_for_backend(Pg))]
+pub struct ProductKey {
+    pub id: i32,
+}
+
 /// A row of `related`: "shoppers who look at `current_product_id` also look at
 /// `related_product_id`".
 #[derive(
@@ -80,6 +88,7 @@ pub struct Sku {
 #[diesel(
     table_name = related,
     belongs_to(Product, foreign_key = current_product_id),
+    belongs_to(ProductKey, foreign_key = current_product_id),
     check_for_backend(Pg)
 )]
 pub struct Related {
