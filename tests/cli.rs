@@ -86,37 +86,49 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(response)
 }
 
-#[test]
-fn serve_migrates_then_answers_on_its_port() {
-    let db = TestDb::empty();
+/// `atelier serve` on `db` and a free port with `settings`; returns once
+/// it answers `path`, with that first answer.
+fn serve(db: &TestDb, settings: &[(&str, &str)], path: &str) -> (Server, u16, String) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let _server = Server(
+    let server = Server(
         atelier()
             .arg("serve")
             .env("DATABASE_URL", &db.url)
             .env("ROCKET_PORT", port.to_string())
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_LOG_LEVEL", "off")
-            .env("ATELIER_CAMPUS", "hr-nyc")
-            // This test writes behind the service's back and reads at once.
-            .env("ATELIER_CACHE_ENABLED", "false")
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    let response = loop {
-        if let Some(response) = http_get(port, "/products?count=1") {
-            break response;
+    loop {
+        if let Some(response) = http_get(port, path) {
+            return (server, port, response);
         }
         assert!(Instant::now() < deadline, "atelier serve never answered");
         std::thread::sleep(Duration::from_millis(100));
-    };
+    }
+}
+
+#[test]
+fn serve_migrates_then_answers_on_its_port() {
+    let db = TestDb::empty();
+    // This test writes behind the service's back and reads at once.
+    let (_server, port, response) = serve(
+        &db,
+        &[
+            ("ATELIER_CAMPUS", "hr-nyc"),
+            ("ATELIER_CACHE_ENABLED", "false"),
+        ],
+        "/products?count=1",
+    );
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.ends_with("\r\n\r\n[]"), "{response}");
     // The schema is there: serve migrated the empty database.
@@ -311,33 +323,15 @@ fn sigterm_answers_the_requests_in_flight_then_exits_0() {
     use diesel::connection::SimpleConnection;
 
     let db = TestDb::with_fixtures();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Server(
-        atelier()
-            .arg("serve")
-            .env("DATABASE_URL", &db.url)
-            .env("ROCKET_PORT", port.to_string())
-            .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ROCKET_LOG_LEVEL", "off")
-            .env("ROCKET_SHUTDOWN", "{grace=5,mercy=2}")
-            .env("ATELIER_CACHE_ENABLED", "false")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (mut server, port, alone) = serve(
+        &db,
+        &[
+            ("ROCKET_SHUTDOWN", "{grace=5,mercy=2}"),
+            ("ATELIER_CACHE_ENABLED", "false"),
+        ],
+        "/products/1",
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    let alone = loop {
-        if let Some(response) = http_get(port, "/products/1") {
-            break response;
-        }
-        assert!(Instant::now() < deadline, "atelier serve never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    };
     assert!(alone.starts_with("HTTP/1.1 200 OK\r\n"), "{alone}");
     let body = |response: &str| response.split("\r\n\r\n").nth(1).map(str::to_owned);
 
