@@ -79,6 +79,9 @@ upstreams() { # the first N instances
 }
 write_nginx() {
   mkdir -p "$NGX/cache" "$NGX/temp"
+  # nginx's workers run as Debian's www-data when the master is root.
+  chmod 755 "$NGX"
+  if id www-data >/dev/null 2>&1; then chown -R www-data "$NGX/cache" "$NGX/temp"; fi
   cp deploy/nginx/verification.conf "$NGX/"
   sed -e "s#/etc/nginx/atelier/#$NGX/#g" \
       -e "s#/var/cache/nginx/atelier#$NGX/cache#g" \
@@ -115,8 +118,8 @@ NGINX="http://127.0.0.1:$NGINX_PORT"
 
 # URL lists aimed at nginx or at one instance.
 aimed() { # list port
-  sed "s#127.0.0.1:$PORT#127.0.0.1:$2#" "$URLS/$1.txt" > "$LOGDIR/$1-$2.txt"
-  echo "$LOGDIR/$1-$2.txt"
+  sed "s#127.0.0.1:$PORT#127.0.0.1:$2#" "$URLS/$1.txt" > "$URLS/$1-$2.txt"
+  echo "$URLS/$1-$2.txt"
 }
 # Prints "rps p50 p99 requests errors codes" from an oha JSON file; errors
 # are answers other than 2xx/3xx and failed requests.
@@ -149,7 +152,8 @@ for line in open(sys.argv[1]):
     for addr in re.findall(r"upstream=([^ ]+)", line):
         for one in addr.split(", "):
             counts[one.rsplit(":", 1)[-1]] += 1
-print(" ".join(f"{p}:{c}" for p, c in sorted(counts.items())) or "none")
+# "-": nginx answered from its cache, no instance asked.
+print(" ".join(f"{'nginx cache' if p == '-' else p}:{c}" for p, c in sorted(counts.items())) or "none")
 PY
 }
 rows=()
@@ -233,9 +237,9 @@ row "(e) import on the primary (${import_seconds} s of the run)" e-import ""
 prewarm_catalog
 
 echo "==> (f) the primary stopped for 10 s, nginx's cache warm"
-head -n 2000 "$MIXED" > "$LOGDIR/warm.txt"
-oha_json /dev/null -c 64 -n 4000 --urls-from-file "$LOGDIR/warm.txt"
-open_load f-primary "$STEP" "$LOGDIR/warm.txt" &
+head -n 2000 "$MIXED" > "$URLS/warm.txt"
+oha_json /dev/null -c 64 -n 4000 --urls-from-file "$URLS/warm.txt"
+open_load f-primary "$STEP" "$URLS/warm.txt" &
 LOAD=$!
 sleep 3
 as_root pg_ctlcluster "$VERSION" main stop -m fast
