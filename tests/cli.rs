@@ -42,8 +42,8 @@ fn migrate_applies_the_schema_and_is_idempotent() {
     .get_result(&mut db.connect())
     .unwrap();
     assert_eq!(
-        tables, 8,
-        "six tables, the styles answers and Diesel's migration table"
+        tables, 9,
+        "six tables, the styles answers, the admin audit and Diesel's migration table"
     );
 }
 
