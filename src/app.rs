@@ -79,8 +79,10 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
         let mut watcher = Watcher::new(
             url,
             Duration::from_millis(settings.catalog_poll_ms),
+            settings.change_feed,
             &cache,
             &anchors,
+            rocket::tokio::runtime::Handle::current(),
         );
         // The first look happens before the first request, so deep pages are
         // fast from the start; later ones on the watcher's own thread.

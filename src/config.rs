@@ -6,6 +6,7 @@
 //! - `ROCKET_ADDRESS`, `ROCKET_PORT` (default 3000) and Rocket's other `ROCKET_*`
 //! - `ATELIER_CAMPUS` (default `hr-lax`) and the other [`Settings`]
 //! - `DATABASE_NAIVE` (the benchmark's baseline path)
+//! - `ATELIER_CHANGE_FEED` (how the watcher hears which products changed)
 
 use rocket::figment::providers::{Env, Serialized};
 use rocket::figment::Figment;
@@ -46,6 +47,25 @@ pub struct Settings {
     pub cache_ttl_seconds: u64,
     /// How often the catalog is checked for changes (0: never), in ms.
     pub catalog_poll_ms: u64,
+    /// How the catalog watcher learns which products changed (see
+    /// `changes`).
+    pub change_feed: ChangeFeed,
+}
+
+/// How an instance learns that a product's styles, photos or skus changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeFeed {
+    /// `notify` on a primary, `audit` on a replica.
+    Auto,
+    /// `LISTEN` for the announcements of the triggers (and of writers):
+    /// within milliseconds of the commit, hand edits included. Only a
+    /// primary delivers them.
+    Notify,
+    /// Poll `admin_audit` for admin writes not seen yet: works on a replica, and
+    /// learns a write only once the replica has it; hand edits of styles,
+    /// photos and skus then show through the watcher's whole-cache check.
+    Audit,
 }
 
 impl Default for Settings {
@@ -56,6 +76,7 @@ impl Default for Settings {
             cache_max_mb: 32,
             cache_ttl_seconds: 60,
             catalog_poll_ms: 1000,
+            change_feed: ChangeFeed::Auto,
         }
     }
 }

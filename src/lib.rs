@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod cache;
 pub mod catalog;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod dispatch;
