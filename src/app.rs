@@ -9,6 +9,7 @@ use rocket::figment::Figment;
 use rocket::shield::Shield;
 use rocket::{Build, Rocket};
 
+use crate::admin;
 use crate::cache::ResponseCache;
 use crate::config::Settings;
 use crate::db::{build_pool, PoolSettings, StatementCounter, DATABASE_NAME};
@@ -19,7 +20,8 @@ use crate::routes::{api_catchers, api_routes};
 
 /// The application for `figment` (see [`crate::config::figment`]): the pool
 /// (direct, or rocket_sync_db_pools' when `naive`), the response cache, the
-/// catalog watcher, the routes and the JSON catchers.
+/// catalog watcher, the routes, the admin API when a token is configured,
+/// and the JSON catchers.
 pub fn build(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         // An empty Shield replaces Rocket's default one: its three browser
@@ -31,6 +33,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(AdHoc::config::<Settings>())
         .attach(AdHoc::try_on_ignite("Database pool", attach_pool))
         .attach(AdHoc::try_on_ignite("Response cache", attach_cache))
+        .attach(AdHoc::try_on_ignite("Admin API", admin::attach))
         .mount("/", api_routes())
         .register("/", api_catchers())
 }

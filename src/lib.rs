@@ -1,6 +1,7 @@
 //! The Atelier Products API: the product catalog of the Project Catwalk front
 //! end, served from PostgreSQL by one Rocket binary.
 
+pub mod admin;
 pub mod answers;
 pub mod api;
 pub mod app;
