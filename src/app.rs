@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rocket::config::LogLevel;
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::shield::Shield;
@@ -23,7 +24,7 @@ use crate::routes::{api_catchers, api_routes};
 /// catalog watcher, the routes, the admin API when a token is configured,
 /// and the JSON catchers.
 pub fn build(figment: Figment) -> Rocket<Build> {
-    rocket::custom(figment)
+    rocket::custom(without_header_logging(figment))
         // An empty Shield replaces Rocket's default one: its three browser
         // security headers mean nothing on JSON and cost a header-map insert
         // each on every response.
@@ -36,6 +37,28 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(AdHoc::try_on_ignite("Admin API", admin::attach))
         .mount("/", api_routes())
         .register("/", api_catchers())
+}
+
+/// Rocket's `debug` log level writes out every request with its headers,
+/// and so the admin API's tokens: with a token configured, `normal` is as
+/// far as logging goes.
+fn without_header_logging(figment: Figment) -> Figment {
+    let admin = figment
+        .extract_inner::<String>("admin_tokens")
+        .is_ok_and(|tokens| !tokens.trim().is_empty());
+    let debug = figment
+        .extract_inner::<LogLevel>("log_level")
+        .is_ok_and(|level| level == LogLevel::Debug);
+    if admin && debug {
+        // Rocket's logger is not set up yet.
+        eprintln!(
+            "log level: `debug` would log the admin API's tokens with each request's \
+             headers; logging at `normal` instead"
+        );
+        figment.merge(("log_level", LogLevel::Normal))
+    } else {
+        figment
+    }
 }
 
 async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
