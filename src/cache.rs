@@ -90,16 +90,22 @@ impl ProductAnswer {
 }
 
 /// The cache key of `answer` about product `id`: the [`request_key`] of its
-/// canonical path, hashed piece by piece so a hit allocates nothing. Every
+/// canonical path, written on the stack so a hit allocates nothing. Every
 /// URL that names the product (`/products/007`, `/products/7?x=1`) shares
 /// this one entry, so dropping it drops the product's answer for all.
 pub fn product_key(id: i32, answer: ProductAnswer) -> u128 {
+    const PREFIX: &[u8] = b"/products/";
+    // The prefix, at most 11 characters of an i32, the longest suffix.
+    let mut path = [0u8; 32];
     let mut digits = itoa::Buffer::new();
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(b"/products/");
-    hasher.update(digits.format(id).as_bytes());
-    hasher.update(answer.suffix());
-    hasher.digest128()
+    let mut len = 0;
+    for part in [PREFIX, digits.format(id).as_bytes(), answer.suffix()] {
+        if let Some(room) = path.get_mut(len..len + part.len()) {
+            room.copy_from_slice(part);
+            len += part.len();
+        }
+    }
+    xxhash_rust::xxh3::xxh3_128(&path[..len])
 }
 
 /// What an entry costs besides its body and tag: the key, the `Arc`, and
@@ -259,5 +265,27 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
                 .max_chunk_size(len.max(1));
         }
         response.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_product_key_is_the_key_of_its_canonical_path() {
+        for id in [1, 7, 42, 1_000_011, i32::MAX, i32::MIN] {
+            for (answer, suffix) in [
+                (ProductAnswer::Detail, ""),
+                (ProductAnswer::Styles, "/styles"),
+                (ProductAnswer::Related, "/related"),
+            ] {
+                assert_eq!(
+                    product_key(id, answer),
+                    request_key(&format!("/products/{id}{suffix}"), None),
+                    "{id}{suffix}"
+                );
+            }
+        }
     }
 }
