@@ -1,4 +1,5 @@
-//! The admin API's writes, each one transaction that changes the rows,
+//! The admin API's writes (and the one read it has, a style's photos with
+//! their ids), each write one transaction that changes the rows,
 //! stores the product's `/styles` answer again with the one renderer
 //! (`catalog::render_styles`, as `answers` does), records itself in
 //! `admin_audit` and announces the product (see `changes`); so all of it
