@@ -112,27 +112,31 @@ impl Api<'_> {
     /// Answers with the cached body for this URL, or with what `load`
     /// produces (once for every request waiting on this URL); 304 when the
     /// client's `If-None-Match` names it.
-    pub async fn respond<F>(&self, load: F) -> Result<CachedResponse, ApiError>
+    pub fn respond<'a, F>(
+        &'a self,
+        load: F,
+    ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
     where
-        F: Future<Output = Result<JsonBody, ApiError>>,
+        F: Future<Output = Result<JsonBody, ApiError>> + 'a,
     {
+        // Not an `async fn` itself: each async layer would move `load` (a
+        // whole lookup's future) once more on every request, hits included.
         self.respond_as(request_key(self.path, self.query), load)
-            .await
     }
 
     /// As [`Api::respond`], for `answer` about product `id`: cached under
     /// the product's own key, whatever URL named it, so a change to the
     /// product drops it (see `cache::product_key`).
-    pub async fn respond_about<F>(
-        &self,
+    pub fn respond_about<'a, F>(
+        &'a self,
         id: i32,
         answer: ProductAnswer,
         load: F,
-    ) -> Result<CachedResponse, ApiError>
+    ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
     where
-        F: Future<Output = Result<JsonBody, ApiError>>,
+        F: Future<Output = Result<JsonBody, ApiError>> + 'a,
     {
-        self.respond_as(product_key(id, answer), load).await
+        self.respond_as(product_key(id, answer), load)
     }
 
     async fn respond_as<F>(&self, key: u128, load: F) -> Result<CachedResponse, ApiError>
