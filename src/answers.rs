@@ -58,22 +58,30 @@ pub fn store_answers(conn: &mut PgConnection, ids: &[i32]) -> QueryResult<usize>
     conn.transaction(|conn| {
         diesel::sql_query("LOCK TABLE styles, photos, skus IN SHARE MODE").execute(conn)?;
         let rendered = render_ids(conn, ids)?;
-        let rows: Vec<_> = rendered
-            .into_iter()
-            .map(|(id, body)| {
-                (
-                    styles_answers::product_id.eq(id),
-                    styles_answers::body.eq(body.0),
-                )
-            })
-            .collect();
-        diesel::insert_into(styles_answers::table)
-            .values(&rows)
-            .on_conflict(styles_answers::product_id)
-            .do_update()
-            .set(styles_answers::body.eq(excluded(styles_answers::body)))
-            .execute(conn)
+        store_rendered(conn, rendered)
     })
+}
+
+/// Stores `rendered` answers, replacing what is stored. The caller sees to
+/// it that no edit of those products commits between their rendering and
+/// its own commit: [`store_answers`] by locking out writers, an admin write
+/// by holding the product (see `admin::writes`). Statements: 1.
+pub fn store_rendered(conn: &mut PgConnection, rendered: RenderedBatch) -> QueryResult<usize> {
+    let rows: Vec<_> = rendered
+        .into_iter()
+        .map(|(id, body)| {
+            (
+                styles_answers::product_id.eq(id),
+                styles_answers::body.eq(body.0),
+            )
+        })
+        .collect();
+    diesel::insert_into(styles_answers::table)
+        .values(&rows)
+        .on_conflict(styles_answers::product_id)
+        .do_update()
+        .set(styles_answers::body.eq(excluded(styles_answers::body)))
+        .execute(conn)
 }
 
 /// Products that have no stored answer.

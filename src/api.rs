@@ -8,7 +8,7 @@ use diesel::{PgConnection, QueryResult};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Orbit, Rocket};
 
-use crate::cache::{request_key, CachedResponse, ResponseCache};
+use crate::cache::{product_key, request_key, CachedResponse, ProductAnswer, ResponseCache};
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, Kind, LookupResult};
 use crate::error::{ApiError, JsonBody};
@@ -32,7 +32,8 @@ pub struct Api<'r> {
     cache: &'r ResponseCache,
     anchors: &'r PageAnchors,
     pub settings: &'r Settings,
-    key: u128,
+    path: &'r str,
+    query: Option<&'r str>,
     if_none_match: Option<&'r str>,
 }
 
@@ -62,10 +63,8 @@ impl<'r> FromRequest<'r> for Api<'r> {
             cache,
             anchors,
             settings,
-            key: request_key(
-                request.uri().path().as_str(),
-                request.uri().query().map(|q| q.as_str()),
-            ),
+            path: request.uri().path().as_str(),
+            query: request.uri().query().map(|q| q.as_str()),
             if_none_match: request.headers().get_one("If-None-Match"),
         })
     }
@@ -113,11 +112,38 @@ impl Api<'_> {
     /// Answers with the cached body for this URL, or with what `load`
     /// produces (once for every request waiting on this URL); 304 when the
     /// client's `If-None-Match` names it.
-    pub async fn respond<F>(&self, load: F) -> Result<CachedResponse, ApiError>
+    pub fn respond<'a, F>(
+        &'a self,
+        load: F,
+    ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
+    where
+        F: Future<Output = Result<JsonBody, ApiError>> + 'a,
+    {
+        // Not an `async fn` itself: each async layer would move `load` (a
+        // whole lookup's future) once more on every request, hits included.
+        self.respond_as(request_key(self.path, self.query), load)
+    }
+
+    /// As [`Api::respond`], for `answer` about product `id`: cached under
+    /// the product's own key, whatever URL named it, so a change to the
+    /// product drops it (see `cache::product_key`).
+    pub fn respond_about<'a, F>(
+        &'a self,
+        id: i32,
+        answer: ProductAnswer,
+        load: F,
+    ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
+    where
+        F: Future<Output = Result<JsonBody, ApiError>> + 'a,
+    {
+        self.respond_as(product_key(id, answer), load)
+    }
+
+    async fn respond_as<F>(&self, key: u128, load: F) -> Result<CachedResponse, ApiError>
     where
         F: Future<Output = Result<JsonBody, ApiError>>,
     {
-        let body = self.cache.get_or_load(self.key, load).await?;
+        let body = self.cache.get_or_load(key, load).await?;
         let not_modified = self.if_none_match.is_some_and(|tags| body.matches(tags));
         Ok(CachedResponse {
             body,

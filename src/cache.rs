@@ -2,11 +2,13 @@
 //! load per key however many requests ask at once, each with a strong `ETag`
 //! (a hash of the body) so clients and proxies can revalidate with
 //! `If-None-Match` and get a 304. Emptied as soon as the catalog changes
-//! (see `freshness`), and in any case after the TTL.
+//! (see `freshness`), one product's answers dropped as soon as that product
+//! changes (see `changes`), and in any case after the TTL.
 
 use std::future::Future;
 use std::io::Cursor;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +61,53 @@ pub fn request_key(path: &str, query: Option<&str>) -> u128 {
     hasher.digest128()
 }
 
+/// The answers about one product that are cached, by the path that asks for
+/// each (its canonical form: no query, no leading zeros).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductAnswer {
+    /// `/products/:id`
+    Detail,
+    /// `/products/:id/styles`
+    Styles,
+    /// `/products/:id/related`
+    Related,
+}
+
+impl ProductAnswer {
+    /// The answers a change to a product's styles, photos or skus can
+    /// change. `/related` lists ids only, and the product list pages hold
+    /// product fields, which no such change touches.
+    pub const CHANGED_WITH_STYLES: [ProductAnswer; 2] =
+        [ProductAnswer::Detail, ProductAnswer::Styles];
+
+    fn suffix(self) -> &'static [u8] {
+        match self {
+            ProductAnswer::Detail => b"",
+            ProductAnswer::Styles => b"/styles",
+            ProductAnswer::Related => b"/related",
+        }
+    }
+}
+
+/// The cache key of `answer` about product `id`: the [`request_key`] of its
+/// canonical path, written on the stack so a hit allocates nothing. Every
+/// URL that names the product (`/products/007`, `/products/7?x=1`) shares
+/// this one entry, so dropping it drops the product's answer for all.
+pub fn product_key(id: i32, answer: ProductAnswer) -> u128 {
+    const PREFIX: &[u8] = b"/products/";
+    // The prefix, at most 11 characters of an i32, the longest suffix.
+    let mut path = [0u8; 32];
+    let mut digits = itoa::Buffer::new();
+    let mut len = 0;
+    for part in [PREFIX, digits.format(id).as_bytes(), answer.suffix()] {
+        if let Some(room) = path.get_mut(len..len + part.len()) {
+            room.copy_from_slice(part);
+            len += part.len();
+        }
+    }
+    xxhash_rust::xxh3::xxh3_128(&path[..len])
+}
+
 /// What an entry costs besides its body and tag: the key, the `Arc`, and
 /// moka's own bookkeeping (entry info, access and write-order nodes, hash
 /// table slot), measured by filling the cache with small answers and
@@ -76,6 +125,10 @@ type Entries = Cache<u128, Arc<CachedBody>, FxBuildHasher>;
 pub struct ResponseCache {
     entries: Option<Entries>,
     cache_control: &'static str,
+    /// Entries dropped so far, counted before each drop: a load that saw it
+    /// change may have read the rows from before the change that dropped
+    /// its entry, and drops what it stored (see `get_or_load`).
+    drops: AtomicU64,
 }
 
 impl ResponseCache {
@@ -101,6 +154,7 @@ impl ResponseCache {
             // Sent on every answer: made once and kept for the life of the
             // process rather than formatted per response.
             cache_control: Box::leak(cache_control.into_boxed_str()),
+            drops: AtomicU64::new(0),
         }
     }
 
@@ -117,16 +171,41 @@ impl ResponseCache {
         if let Some(hit) = entries.get(&key).await {
             return Ok(hit);
         }
-        load_once(entries, key, load)
-            .await
-            .map_err(|e| (*e).clone())
+        let drops = self.drops.load(Ordering::Acquire);
+        let loaded = load_once(entries, key, load).await;
+        if self.drops.load(Ordering::Acquire) != drops {
+            // Something was dropped while this loaded: perhaps this very
+            // entry, for a change committed after its rows were read. Its
+            // answer goes to the requests that waited for it, and is not
+            // kept for the next ones.
+            entries.invalidate(&key).await;
+        }
+        loaded.map_err(|e| (*e).clone())
     }
 
     /// Forgets every answer (the catalog changed).
     pub fn clear(&self) {
         if let Some(entries) = &self.entries {
+            self.drops.fetch_add(1, Ordering::AcqRel);
             entries.invalidate_all();
         }
+    }
+
+    /// Forgets the answers under `keys` (what they answer changed).
+    pub async fn forget(&self, keys: &[u128]) {
+        if let Some(entries) = &self.entries {
+            self.drops.fetch_add(1, Ordering::AcqRel);
+            for key in keys {
+                entries.invalidate(key).await;
+            }
+        }
+    }
+
+    /// Forgets product `id`'s answers that a change to its styles, photos or
+    /// skus can change.
+    pub async fn forget_product(&self, id: i32) {
+        self.forget(&ProductAnswer::CHANGED_WITH_STYLES.map(|answer| product_key(id, answer)))
+            .await;
     }
 
     /// `Cache-Control` for answers: shared caches may keep them as long as
@@ -186,5 +265,27 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
                 .max_chunk_size(len.max(1));
         }
         response.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_product_key_is_the_key_of_its_canonical_path() {
+        for id in [1, 7, 42, 1_000_011, i32::MAX, i32::MIN] {
+            for (answer, suffix) in [
+                (ProductAnswer::Detail, ""),
+                (ProductAnswer::Styles, "/styles"),
+                (ProductAnswer::Related, "/related"),
+            ] {
+                assert_eq!(
+                    product_key(id, answer),
+                    request_key(&format!("/products/{id}{suffix}"), None),
+                    "{id}{suffix}"
+                );
+            }
+        }
     }
 }

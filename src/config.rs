@@ -6,6 +6,8 @@
 //! - `ROCKET_ADDRESS`, `ROCKET_PORT` (default 3000) and Rocket's other `ROCKET_*`
 //! - `ATELIER_CAMPUS` (default `hr-lax`) and the other [`Settings`]
 //! - `DATABASE_NAIVE` (the benchmark's baseline path)
+//! - `ATELIER_ADMIN_TOKENS`, `ATELIER_ADMIN_POOL_SIZE`,
+//!   `ATELIER_ADMIN_DATABASE_URL` (the admin API) and `ATELIER_CHANGE_FEED`
 
 use rocket::figment::providers::{Env, Serialized};
 use rocket::figment::Figment;
@@ -44,6 +46,34 @@ pub struct Settings {
     pub cache_ttl_seconds: u64,
     /// How often the catalog is checked for changes (0: never), in ms.
     pub catalog_poll_ms: u64,
+    /// How the catalog watcher learns which products changed (see
+    /// `changes`).
+    pub change_feed: ChangeFeed,
+    /// The admin API's tokens, as `name:sha256hex` entries separated by
+    /// commas (see `admin::auth`); empty: no admin API at all.
+    pub admin_tokens: String,
+    /// Connections the admin API writes on, apart from the pool that serves
+    /// reads, so a write waiting on a lock never holds up a read.
+    pub admin_pool_size: u32,
+    /// Where the admin API writes; empty: `DATABASE_URL`. An instance that
+    /// reads a replica points this at the primary.
+    pub admin_database_url: String,
+}
+
+/// How an instance learns that a product's styles, photos or skus changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeFeed {
+    /// `notify` on a primary, `audit` on a replica.
+    Auto,
+    /// `LISTEN` for the announcements of the triggers and the admin API:
+    /// within milliseconds of the commit, hand edits included. Only a
+    /// primary delivers them.
+    Notify,
+    /// Poll `admin_audit` for writes not seen yet: works on a replica, and
+    /// learns a write only once the replica has it; hand edits of styles,
+    /// photos and skus then show through the watcher's whole-cache check.
+    Audit,
 }
 
 impl Default for Settings {
@@ -54,6 +84,10 @@ impl Default for Settings {
             cache_max_mb: 32,
             cache_ttl_seconds: 60,
             catalog_poll_ms: 1000,
+            change_feed: ChangeFeed::Auto,
+            admin_tokens: String::new(),
+            admin_pool_size: 2,
+            admin_database_url: String::new(),
         }
     }
 }

@@ -1,8 +1,11 @@
 //! The one error type of the HTTP layer, and the JSON every error answers with.
 //!
-//! Policy, mapped once here: a missing row is 404, bad input is 400, a database
-//! that cannot be reached (or a pool with no free connection) is 503, anything
-//! else is 500 with the detail logged and never sent to the client.
+//! Policy, mapped once here: a missing row is 404, bad input is 400 (413 for
+//! a body over its limit), a missing or wrong admin token is 401 with
+//! `WWW-Authenticate`, a write that conflicts with the data is 409, a
+//! database that cannot be reached (or a pool with no free connection) is
+//! 503, as is a write refused while an import runs (with `Retry-After`),
+//! anything else is 500 with the detail logged and never sent to the client.
 
 use std::io::Cursor;
 
@@ -27,9 +30,29 @@ pub enum ApiError {
     /// The resource does not exist; the message names it.
     #[error("{0}")]
     NotFound(String),
+    /// The admin API was asked without a valid token; the message says
+    /// what was wrong, never what was sent.
+    #[error("{message}")]
+    Unauthorized {
+        message: &'static str,
+        /// A token was sent and is not one of the configured ones.
+        invalid_token: bool,
+    },
+    /// The write contradicts the data as it stands; the message says how.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request body is larger than the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// The database is down or every connection is busy.
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
+    /// The service cannot do this now, and says when to try again.
+    #[error("{message}")]
+    RetryLater {
+        message: String,
+        retry_after_seconds: u32,
+    },
     /// Anything else. The detail is logged, the client sees a generic message.
     #[error("internal server error")]
     Internal(String),
@@ -41,7 +64,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => Status::BadRequest,
             ApiError::NotFound(_) => Status::NotFound,
-            ApiError::Unavailable => Status::ServiceUnavailable,
+            ApiError::Unauthorized { .. } => Status::Unauthorized,
+            ApiError::Conflict(_) => Status::Conflict,
+            ApiError::TooLarge(_) => Status::PayloadTooLarge,
+            ApiError::Unavailable | ApiError::RetryLater { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
         }
     }
@@ -53,6 +79,50 @@ impl From<DieselError> for ApiError {
             DieselError::NotFound => ApiError::NotFound("not found".into()),
             lost if crate::db::is_connection_lost(&lost) => ApiError::Unavailable,
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::admin::writes::WriteError> for ApiError {
+    fn from(error: crate::admin::writes::WriteError) -> Self {
+        use crate::admin::writes::{WriteError, IMPORT_RETRY_AFTER_SECONDS};
+        use diesel::result::DatabaseErrorKind;
+
+        let busy = |message: &str| ApiError::RetryLater {
+            message: message.into(),
+            retry_after_seconds: 1,
+        };
+        match error {
+            WriteError::NotFound(message) => ApiError::NotFound(message),
+            WriteError::Conflict(message) => ApiError::Conflict(message),
+            error @ WriteError::ImportRunning => ApiError::RetryLater {
+                message: error.to_string(),
+                retry_after_seconds: IMPORT_RETRY_AFTER_SECONDS,
+            },
+            WriteError::Database(error) => match &error {
+                DieselError::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => ApiError::Conflict(
+                    "the write collided with another change to the same rows; nothing was \
+                     written, try again"
+                        .into(),
+                ),
+                DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                    busy("the write collided with another one; nothing was written, try again")
+                }
+                // The server's words for a lock not had in time, and for a
+                // deadlock it broke by cancelling this write.
+                DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                    if info.message().contains("lock timeout")
+                        || info.message().contains("deadlock detected") =>
+                {
+                    busy(
+                        "another write holds what this one changes; nothing was written, try again",
+                    )
+                }
+                _ => ApiError::from(error),
+            },
         }
     }
 }
@@ -118,6 +188,28 @@ impl<'r> Responder<'r, 'static> for ApiError {
             }
             _ => {}
         }
-        Ok(error_response(self.status(), &self.to_string()))
+        let mut response = error_response(self.status(), &self.to_string());
+        match self {
+            ApiError::Unauthorized { invalid_token, .. } => {
+                // RFC 6750: the scheme a client should use, and whether the
+                // token it sent was refused.
+                response.set_header(Header::new(
+                    "WWW-Authenticate",
+                    if invalid_token {
+                        r#"Bearer realm="atelier-admin", error="invalid_token""#
+                    } else {
+                        r#"Bearer realm="atelier-admin""#
+                    },
+                ));
+            }
+            ApiError::RetryLater {
+                retry_after_seconds,
+                ..
+            } => {
+                response.set_header(Header::new("Retry-After", retry_after_seconds.to_string()));
+            }
+            _ => {}
+        }
+        Ok(response)
     }
 }

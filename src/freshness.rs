@@ -1,22 +1,33 @@
 //! Keeping what the service derives from the catalog in step with it.
 //!
 //! A watcher polls, on a connection of its own, a version of the catalog:
-//! the served tables' ids (an import swaps in new tables) and their write
-//! counters. When it changes, the response cache is emptied and the page
-//! anchors are rebuilt, so answers are at most one poll interval stale.
+//! the served tables' ids (an import swaps in new tables) and the write
+//! counters of the tables whose changes are not announced. When it changes,
+//! the response cache is emptied and the page anchors are rebuilt, so
+//! answers are at most one poll interval stale. Between polls, on the same
+//! connection, it hears which products' styles, photos or skus changed and
+//! drops only their answers (see `changes`), within a tick of the commit.
 //!
 //! Page anchors make deep pages cheap: the id of every 100th product, so
 //! `?page=200000&count=5` starts from an index seek to the nearest anchor and
 //! skips at most 99 rows instead of a million.
 
 use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Array, Text};
 use diesel::PgConnection;
+use rocket::tokio::runtime::Handle;
 
 use crate::cache::ResponseCache;
+use crate::changes::{Change, Listener};
+use crate::config::ChangeFeed;
+
+/// How often the watcher reads the changes its connection has heard of.
+/// Reading them costs no round trip (libpq has them buffered already), and
+/// each tick adds its length, at most, to the time a change takes to show.
+pub const CHANGES_TICK: Duration = Duration::from_millis(10);
 
 /// Products between two page anchors.
 pub const ANCHOR_STRIDE: i64 = 100;
@@ -70,16 +81,20 @@ struct Version {
     version: String,
 }
 
-/// The catalog's version: changes when a served table is replaced or written.
-fn catalog_version(conn: &mut PgConnection) -> QueryResult<String> {
+/// The catalog's version: changes when a served table is replaced, or one
+/// of `counted` is written.
+fn catalog_version(conn: &mut PgConnection, counted: &[&str]) -> QueryResult<String> {
     diesel::sql_query(
         "SELECT coalesce(string_agg(c.oid::text || ':' ||
-                  coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::text, ',' ORDER BY c.relname), '')
+                  CASE WHEN c.relname = ANY ($1)
+                       THEN coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::text
+                       ELSE '' END, ',' ORDER BY c.relname), '')
                 AS version
            FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
             AND c.relname IN ('product', 'features', 'styles', 'photos', 'skus', 'related')",
     )
+    .bind::<Array<Text>, _>(counted)
     .get_result::<Version>(conn)
     .map(|v| v.version)
 }
@@ -87,29 +102,40 @@ fn catalog_version(conn: &mut PgConnection) -> QueryResult<String> {
 /// Polls, every `interval`, the catalog version of each database the
 /// instance reads (its replicas, or the primary) and, when one changes,
 /// clears `cache` and reloads `anchors` from it: each database's new catalog
-/// is served within one interval of that database having it. It holds them
-/// weakly: when the application is gone, the watcher stops.
+/// is served within one interval of that database having it. Between polls
+/// it drops the answers of the products it hears have changed, on each
+/// database's connection as `feed` says (a replica learns a write once it
+/// has replayed it). It holds the cache and anchors weakly: when the
+/// application is gone, the watcher stops.
 pub struct Watcher {
     databases: Vec<Watched>,
     interval: Duration,
+    feed: ChangeFeed,
     cache: Weak<ResponseCache>,
     anchors: Weak<PageAnchors>,
+    /// The runtime the cache's futures run on.
+    runtime: Handle,
 }
 
 /// One database the watcher polls.
 struct Watched {
     url: String,
-    conn: Option<PgConnection>,
+    /// The connection, and how it hears of changes.
+    conn: Option<(PgConnection, Listener)>,
     version: Option<String>,
 }
 
 impl Watcher {
-    /// A watcher of the databases at `urls`.
+    /// A watcher of the databases at `urls`, polling every `interval`,
+    /// hearing of changes as `feed` says; the cache's futures run on
+    /// `runtime`.
     pub fn new(
         urls: Vec<String>,
         interval: Duration,
+        feed: ChangeFeed,
         cache: &Arc<ResponseCache>,
         anchors: &Arc<PageAnchors>,
+        runtime: Handle,
     ) -> Self {
         Watcher {
             databases: urls
@@ -121,8 +147,10 @@ impl Watcher {
                 })
                 .collect(),
             interval,
+            feed,
             cache: Arc::downgrade(cache),
             anchors: Arc::downgrade(anchors),
+            runtime,
         }
     }
 
@@ -133,18 +161,55 @@ impl Watcher {
             return false;
         };
         for watched in &mut self.databases {
-            watched.poll(&cache, &anchors);
+            watched.poll(self.feed, &cache, &anchors);
         }
         true
     }
-    /// Polls on a thread of its own until the application is gone.
+
+    /// Drops the answers of the products changed since the last call.
+    /// `false` once the application it serves is gone.
+    pub fn forget_changed(&mut self) -> bool {
+        let Some(cache) = self.cache.upgrade() else {
+            return false;
+        };
+        for watched in &mut self.databases {
+            let Some((conn, listener)) = watched.conn.as_mut() else {
+                continue;
+            };
+            match listener.changes(conn) {
+                Ok(changes) => {
+                    for change in changes {
+                        match change {
+                            Change::Product(id) => {
+                                self.runtime.block_on(cache.forget_product(id));
+                            }
+                            Change::Everything => cache.clear(),
+                        }
+                    }
+                }
+                Err(e) => watched.lost(&e),
+            }
+        }
+        true
+    }
+
+    /// Watches on a thread of its own until the application is gone.
     pub fn spawn(mut self) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("catalog-watcher".into())
-            .spawn(move || loop {
-                std::thread::sleep(self.interval);
-                if !self.poll() {
-                    break;
+            .spawn(move || {
+                let mut next_poll = Instant::now() + self.interval;
+                loop {
+                    std::thread::sleep(CHANGES_TICK.min(self.interval));
+                    if !self.forget_changed() {
+                        break;
+                    }
+                    if Instant::now() >= next_poll {
+                        next_poll = Instant::now() + self.interval;
+                        if !self.poll() {
+                            break;
+                        }
+                    }
                 }
             })
             .map(|_| ())
@@ -152,20 +217,28 @@ impl Watcher {
 }
 
 impl Watched {
-    fn poll(&mut self, cache: &ResponseCache, anchors: &PageAnchors) {
+    fn poll(&mut self, feed: ChangeFeed, cache: &ResponseCache, anchors: &PageAnchors) {
         if self.conn.is_none() {
-            match PgConnection::establish(&self.url) {
-                Ok(conn) => self.conn = Some(conn),
+            let connected = PgConnection::establish(&self.url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut conn| {
+                    let listener = Listener::start(&mut conn, feed).map_err(|e| e.to_string())?;
+                    Ok((conn, listener))
+                });
+            match connected {
+                // A new connection has heard of nothing before it: the
+                // version, unknown, empties the cache below.
+                Ok(connected) => self.conn = Some(connected),
                 Err(e) => {
                     log::debug!("catalog watcher: {e}");
                     return;
                 }
             }
         }
-        let Some(conn) = self.conn.as_mut() else {
+        let Some((conn, listener)) = self.conn.as_mut() else {
             return;
         };
-        let outcome = catalog_version(conn).and_then(|version| {
+        let outcome = catalog_version(conn, listener.unannounced_tables()).and_then(|version| {
             if self.version.as_ref() != Some(&version) {
                 cache.clear();
                 anchors.reload(conn)?;
@@ -174,11 +247,15 @@ impl Watched {
             Ok(())
         });
         if let Err(e) = outcome {
-            // Reconnect next time; until then, answers are served as they
-            // are, and whatever this database says then counts as a change.
-            log::warn!("catalog watcher: {e}");
-            self.conn = None;
-            self.version = None;
+            self.lost(&e);
         }
+    }
+
+    /// Reconnect next time; until then, answers are served as they are, and
+    /// whatever this database says then counts as a change.
+    fn lost(&mut self, error: &diesel::result::Error) {
+        log::warn!("catalog watcher: {error}");
+        self.conn = None;
+        self.version = None;
     }
 }

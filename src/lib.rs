@@ -1,11 +1,13 @@
 //! The Atelier Products API: the product catalog of the Project Catwalk front
 //! end, served from PostgreSQL by one Rocket binary.
 
+pub mod admin;
 pub mod answers;
 pub mod api;
 pub mod app;
 pub mod cache;
 pub mod catalog;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod dispatch;

@@ -10,7 +10,7 @@ use diesel::Connection;
 use atelier::answers::{self, RefreshScope};
 use atelier::generate::{self, GenerateOptions};
 use atelier::import::{self, ImportOptions, ImportReport, ProgressMode};
-use atelier::{app, config, migrations};
+use atelier::{admin, app, config, migrations};
 
 #[derive(Parser)]
 #[command(name = "atelier", version, about = "The Atelier Products API")]
@@ -53,6 +53,11 @@ enum Command {
     /// Read the catalog (tables, TOAST, indexes) into PostgreSQL's buffers
     /// with pg_prewarm, on DATABASE_URL and every DATABASE_REPLICA_URLS.
     Prewarm,
+    /// Manage the admin API's tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Write a synthetic dump in the real dump's format to DIR.
     Generate {
         /// Number of products (the real dump has 1000011).
@@ -79,6 +84,17 @@ enum AnswersCommand {
         /// Only these products (repeatable).
         #[arg(long, value_name = "ID", num_args = 1..)]
         product: Vec<i32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token for the admin API: prints the token (once; it is stored
+    /// nowhere) and the entry that makes an instance accept it.
+    New {
+        /// Who or what uses it (letters, digits, '-', '_', '.'), as the audit
+        /// log records each write.
+        name: String,
     },
 }
 
@@ -161,6 +177,19 @@ fn main() -> anyhow::Result<()> {
                     report.elapsed.as_secs_f64()
                 );
             }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::New { name },
+        } => {
+            let made = admin::auth::new_token(&name).map_err(anyhow::Error::msg)?;
+            println!("token: {}", made.token);
+            println!("entry: {}", made.entry);
+            eprintln!(
+                "Give the token to {name}: it is shown only now and stored nowhere. Add the \
+                 entry to ATELIER_ADMIN_TOKENS (entries are separated by commas) and restart \
+                 the instances."
+            );
             Ok(())
         }
         Command::Generate {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 
-use crate::schema::{features, photos, product, related, skus, styles};
+use crate::schema::{admin_audit, features, photos, product, related, skus, styles};
 
 /// A row of `product`.
 #[derive(Queryable, Selectable, Identifiable, Insertable, Debug, Clone, PartialEq, Eq)]
@@ -95,4 +95,60 @@ pub struct Related {
     pub id: i32,
     pub current_product_id: i32,
     pub related_product_id: i32,
+}
+
+/// What an admin write changes in a row of `styles`: `None` leaves a column
+/// as it is; `sale_price: Some(None)` clears the sale.
+#[derive(AsChangeset, Debug, Clone, Default, PartialEq, Eq)]
+#[diesel(table_name = styles, check_for_backend(Pg))]
+pub struct StyleChanges {
+    pub name: Option<String>,
+    pub sale_price: Option<Option<i32>>,
+    pub original_price: Option<i32>,
+    pub default_style: Option<bool>,
+}
+
+/// What an admin write changes in a row of `skus`: `None` leaves a column
+/// as it is.
+#[derive(AsChangeset, Debug, Clone, Default, PartialEq, Eq)]
+#[diesel(table_name = skus, check_for_backend(Pg))]
+pub struct SkuChanges {
+    pub size: Option<String>,
+    pub quantity: Option<i32>,
+}
+
+/// A row of `admin_audit` as a write adds it; the id, the time and the
+/// transaction are the database's.
+#[derive(Insertable, Debug, Clone, PartialEq)]
+#[diesel(table_name = admin_audit, check_for_backend(Pg))]
+pub struct NewAuditEntry<'a> {
+    pub token_name: &'a str,
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub resource_id: i32,
+    pub product_id: i32,
+    pub change: serde_json::Value,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// A row of `admin_audit`: one write through the admin API.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq)]
+#[diesel(table_name = admin_audit, check_for_backend(Pg))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// The configured name of the token that wrote.
+    pub token_name: String,
+    pub action: String,
+    pub resource: String,
+    pub resource_id: i32,
+    pub product_id: i32,
+    /// What was asked, as validated.
+    pub change: serde_json::Value,
+    /// The resource before and after, as the admin API answers it.
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    /// The writing transaction (see `changes::AuditCursor`).
+    pub xact: i64,
 }

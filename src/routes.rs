@@ -8,7 +8,7 @@ use rocket::http::Status;
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
 
 use crate::api::Api;
-use crate::cache::CachedResponse;
+use crate::cache::{CachedResponse, ProductAnswer};
 use crate::catalog::{self, Page};
 use crate::error::{error_response, ApiError, JsonBody};
 use crate::views::{ProductDetailView, ProductView};
@@ -25,18 +25,24 @@ pub struct ProductId(pub i32);
 impl ProductId {
     /// Parses a path segment; only plain decimal digits are accepted.
     pub fn parse(segment: &str) -> Result<Self, ApiError> {
-        let invalid = || {
-            ApiError::BadRequest(format!(
-                "product id must be a positive 32-bit integer, got {segment:?}"
-            ))
-        };
-        if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        match segment.parse::<i32>() {
-            Ok(id) if id > 0 => Ok(ProductId(id)),
-            _ => Err(invalid()),
-        }
+        parse_id("product id", segment).map(ProductId)
+    }
+}
+
+/// Parses a path segment that holds the id named `what` ("product id"): a
+/// positive 32-bit integer in plain decimal digits.
+pub fn parse_id(what: &str, segment: &str) -> Result<i32, ApiError> {
+    let invalid = || {
+        ApiError::BadRequest(format!(
+            "{what} must be a positive 32-bit integer, got {segment:?}"
+        ))
+    };
+    if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    match segment.parse::<i32>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(invalid()),
     }
 }
 
@@ -100,7 +106,7 @@ pub async fn list_products(
 #[get("/products/<id>")]
 pub async fn get_product(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
-    api.respond(async {
+    api.respond_about(id.0, ProductAnswer::Detail, async {
         let found = api
             .lookup(&catalog::PRODUCTS, id.0)
             .await?
@@ -114,7 +120,7 @@ pub async fn get_product(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiEr
 #[get("/products/<id>/styles")]
 pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
-    api.respond(async {
+    api.respond_about(id.0, ProductAnswer::Styles, async {
         let body = api
             .lookup(&catalog::STYLES, id.0)
             .await?
@@ -128,7 +134,7 @@ pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<CachedResponse
 #[get("/products/<id>/related")]
 pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
-    api.respond(async {
+    api.respond_about(id.0, ProductAnswer::Related, async {
         let ids = api
             .lookup(&catalog::RELATED, id.0)
             .await?

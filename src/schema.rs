@@ -1,6 +1,22 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    admin_audit (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        token_name -> Text,
+        action -> Text,
+        resource -> Text,
+        resource_id -> Int4,
+        product_id -> Int4,
+        change -> Jsonb,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        xact -> Int8,
+    }
+}
+
+diesel::table! {
     features (id) {
         id -> Int4,
         product_id -> Int4,
@@ -73,6 +89,7 @@ diesel::joinable!(styles -> product (product_id));
 diesel::joinable!(styles_answers -> product (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_audit,
     features,
     photos,
     product,

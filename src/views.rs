@@ -1,5 +1,6 @@
 //! Response types: the JSON of the Atelier contract (`shared/API.md`), field
-//! for field and in the contract's order, built `From` the row models.
+//! for field and in the contract's order, built `From` the row models; and
+//! the admin API's, which are the public ones with the ids an admin needs.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::ser::{SerializeMap, Serializer};
@@ -217,5 +218,43 @@ impl Serialize for SkusView {
             )?;
         }
         map.end()
+    }
+}
+
+/// A photo as the admin API answers it: the public photo's fields after its
+/// id, which `DELETE /admin/photos/:id` takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminPhotoView {
+    pub photo_id: i32,
+    pub thumbnail_url: String,
+    pub url: String,
+}
+
+impl From<Photo> for AdminPhotoView {
+    fn from(row: Photo) -> Self {
+        AdminPhotoView {
+            photo_id: row.id,
+            thumbnail_url: row.thumbnail_url,
+            url: row.url,
+        }
+    }
+}
+
+/// A sku as the admin API answers it: the public entry's fields after its id
+/// (the key of the entry in `skus`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminSkuView {
+    pub sku_id: i32,
+    pub quantity: i32,
+    pub size: String,
+}
+
+impl From<Sku> for AdminSkuView {
+    fn from(row: Sku) -> Self {
+        AdminSkuView {
+            sku_id: row.id,
+            quantity: row.quantity,
+            size: row.size,
+        }
     }
 }

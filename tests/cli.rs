@@ -42,8 +42,8 @@ fn migrate_applies_the_schema_and_is_idempotent() {
     .get_result(&mut db.connect())
     .unwrap();
     assert_eq!(
-        tables, 8,
-        "six tables, the styles answers and Diesel's migration table"
+        tables, 9,
+        "six tables, the styles answers, the admin audit and Diesel's migration table"
     );
 }
 
@@ -482,4 +482,134 @@ fn url_port(url: &str) -> String {
         .and_then(|(_, rest)| rest.split('/').next())
         .unwrap()
         .to_string()
+}
+
+/// Sends `method path` with `headers` and a JSON `body`; the raw response.
+fn http_send(port: u16, method: &str, path: &str, headers: &[String], body: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
+    let db = TestDb::with_fixtures();
+    let made = atelier().args(["token", "new", "ops"]).output().unwrap();
+    assert!(made.status.success());
+    let stdout = String::from_utf8_lossy(&made.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let token = lines[0].strip_prefix("token: ").unwrap();
+    let entry = lines[1].strip_prefix("entry: ").unwrap();
+    assert!(token.starts_with("atl_") && token.len() == 68, "{stdout}");
+    assert_eq!(
+        entry,
+        format!("ops:{}", atelier::admin::auth::hash_hex(token))
+    );
+    assert!(String::from_utf8_lossy(&made.stderr).contains("shown only now and stored nowhere"));
+
+    // Logging everything Rocket logs, into files read at the end.
+    let logs = std::env::temp_dir().join(format!("atelier-cli-admin-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let port = free_port();
+    let server = Server(
+        atelier()
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_LOG_LEVEL", "debug")
+            .env("ATELIER_ADMIN_TOKENS", entry)
+            .stdout(std::fs::File::create(logs.join("stdout")).unwrap())
+            .stderr(std::fs::File::create(logs.join("stderr")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(port, "/health").is_none() {
+        assert!(Instant::now() < deadline, "atelier serve never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let wrong = atelier::admin::auth::new_token("x").unwrap().token;
+    let refused = http_send(
+        port,
+        "PATCH",
+        "/admin/styles/1",
+        &[format!("Authorization: Bearer {wrong}")],
+        r#"{"sale_price":"99.00"}"#,
+    );
+    assert!(
+        refused.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains(
+            "www-authenticate: Bearer realm=\"atelier-admin\", error=\"invalid_token\"\r\n"
+        ),
+        "{refused}"
+    );
+    let written = http_send(
+        port,
+        "PATCH",
+        "/admin/styles/1",
+        &[format!("Authorization: Bearer {token}")],
+        r#"{"sale_price":"99.00"}"#,
+    );
+    assert!(written.starts_with("HTTP/1.1 200 OK\r\n"), "{written}");
+    assert!(written.contains(r#""sale_price":"99.00""#), "{written}");
+    drop(server);
+
+    let mut logged = String::new();
+    for file in ["stdout", "stderr"] {
+        logged.push_str(&std::fs::read_to_string(logs.join(file)).unwrap());
+    }
+    let _ = std::fs::remove_dir_all(&logs);
+    assert!(logged.contains("PATCH /admin/styles/1"), "{logged}");
+    assert!(
+        logged.contains("`debug` would log the admin API's tokens"),
+        "{logged}"
+    );
+    assert!(
+        !logged.contains(token) && !logged.contains(&wrong),
+        "{logged}"
+    );
+    assert!(!logged.contains(&token[4..20]) && !logged.contains(&wrong[4..20]));
+
+    // A token pasted where its hash belongs stops the start, and the
+    // message does not repeat it.
+    let output = atelier()
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("ROCKET_PORT", free_port().to_string())
+        .env("ATELIER_ADMIN_TOKENS", format!("ops:{token}"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(said.contains("holds a token, not its hash"), "{said}");
+    assert!(!said.contains(&token[4..20]), "{said}");
 }

@@ -116,6 +116,17 @@ fn tables_and_columns_are_the_contracts() {
         })
         .collect();
     let expected = [
+        "admin_audit.id bigint NO",
+        "admin_audit.at timestamp with time zone NO",
+        "admin_audit.token_name text NO",
+        "admin_audit.action text NO",
+        "admin_audit.resource text NO",
+        "admin_audit.resource_id integer NO",
+        "admin_audit.product_id integer NO",
+        "admin_audit.change jsonb NO",
+        "admin_audit.before jsonb YES",
+        "admin_audit.after jsonb YES",
+        "admin_audit.xact bigint NO",
         "features.id integer NO",
         "features.product_id integer NO",
         "features.feature text NO",
@@ -212,6 +223,7 @@ fn foreign_keys_and_their_indexes() {
     assert_eq!(
         primary_keys,
         [
+            "admin_audit PRIMARY KEY (id)",
             "features PRIMARY KEY (id)",
             "photos PRIMARY KEY (id)",
             "product PRIMARY KEY (id)",
@@ -242,6 +254,8 @@ fn printed_table_blocks(columns: &[Column]) -> String {
         }
         let sql_type = match column.data_type.as_str() {
             "integer" => "Int4",
+            "bigint" => "Int8",
+            "jsonb" => "Jsonb",
             "text" => "Text",
             "boolean" => "Bool",
             "timestamp with time zone" => "Timestamptz",

@@ -48,8 +48,14 @@ fn served_tables() -> impl Iterator<Item = &'static str> {
         .chain(std::iter::once(ANSWERS_TABLE))
 }
 
-/// The advisory-lock key that keeps two imports from running at once.
-const IMPORT_LOCK: i64 = 0x0041_5445_4c49_4d50;
+/// The advisory-lock key an import holds, exclusively, from its start to its
+/// swap: it keeps two imports from running at once, and admin writes take it
+/// shared for their transaction (see `admin::writes`), so no write commits
+/// while an import runs: the swap would drop it with the tables it wrote.
+pub const IMPORT_LOCK: i64 = 0x0041_5445_4c49_4d50;
+
+/// How long an import waits for the admin writes in flight to commit.
+const WRITES_IN_FLIGHT_TIMEOUT: &str = "30s";
 
 /// What can stop an import. Rejected rows do not: they are reported.
 #[derive(Debug, thiserror::Error)]
@@ -445,6 +451,47 @@ struct Locked {
     locked: bool,
 }
 
+/// Takes [`IMPORT_LOCK`] for this session: at once, or after the admin
+/// writes in flight (which hold it shared) commit; new writes are refused
+/// from the moment this waits. Another import holding it is an error.
+fn take_import_lock(conn: &mut PgConnection) -> Result<(), ImportError> {
+    let locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+        .bind::<BigInt, _>(IMPORT_LOCK)
+        .get_result::<Locked>(conn)?;
+    if locked.locked {
+        return Ok(());
+    }
+    let another_import = diesel::sql_query(
+        "SELECT EXISTS (
+           SELECT 1 FROM pg_locks
+            WHERE locktype = 'advisory' AND mode = 'ExclusiveLock' AND granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND classid = ($1 >> 32)::oid AND objid = ($1 & 4294967295)::oid
+              AND objsubid = 1
+         ) AS locked",
+    )
+    .bind::<BigInt, _>(IMPORT_LOCK)
+    .get_result::<Locked>(conn)?;
+    if another_import.locked {
+        return Err(ImportError::Busy);
+    }
+    let waited = conn.transaction(|conn| {
+        diesel::sql_query(format!(
+            "SET LOCAL lock_timeout = '{WRITES_IN_FLIGHT_TIMEOUT}'"
+        ))
+        .execute(conn)?;
+        diesel::sql_query("SELECT pg_advisory_lock($1)")
+            .bind::<BigInt, _>(IMPORT_LOCK)
+            .execute(conn)
+    });
+    match waited {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ImportError::Other(format!(
+            "waiting for the admin writes in flight to commit: {e}"
+        ))),
+    }
+}
+
 /// Products currently served (0 on a database not migrated yet).
 pub fn count_products(database_url: &str) -> Result<i64, ImportError> {
     let mut conn = PgConnection::establish(database_url)?;
@@ -458,12 +505,7 @@ pub fn run(database_url: &str, options: &ImportOptions) -> Result<ImportReport, 
     let mut files = open_files(&options.dir)?;
     let mut conn = PgConnection::establish(database_url)?;
     migrations::run_pending(&mut conn).map_err(|e| ImportError::Other(e.to_string()))?;
-    let locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
-        .bind::<BigInt, _>(IMPORT_LOCK)
-        .get_result::<Locked>(&mut conn)?;
-    if !locked.locked {
-        return Err(ImportError::Busy);
-    }
+    take_import_lock(&mut conn)?;
     let result = import_locked(&mut conn, database_url, &mut files, options, started);
     if result.is_err() {
         // Best effort: a later import drops the staging schema anyway.

@@ -132,9 +132,9 @@ struct Line {
     line: String,
 }
 
-/// Every column, index, constraint and trigger of the tables in `schema`, and
-/// its functions, one sorted line each: two databases with the same signature
-/// have the same schema.
+/// Every column, index, constraint and trigger of the tables in `schema`, its
+/// functions (with a hash of their bodies) and its sequences, one sorted line
+/// each: two databases with the same signature have the same schema.
 pub fn schema_signature(conn: &mut PgConnection, schema: &str) -> Vec<String> {
     diesel::sql_query(
         "SELECT line FROM (
@@ -156,8 +156,11 @@ pub fn schema_signature(conn: &mut PgConnection, schema: &str) -> Vec<String> {
             WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r'
               AND a.attcompression <> ''
            UNION ALL
-           SELECT format('function %s', p.oid::regprocedure)
+           SELECT format('function %s %s', p.oid::regprocedure, md5(p.prosrc))
              FROM pg_proc p WHERE p.pronamespace = $1::regnamespace
+           UNION ALL
+           SELECT format('sequence %s', c.relname)
+             FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'S' 
            UNION ALL
            SELECT format('constraint %s %s %s %s', c.relname, con.conname,
                          pg_get_constraintdef(con.oid), con.convalidated)

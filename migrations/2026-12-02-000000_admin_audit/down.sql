@@ -1,0 +1,2 @@
+DROP SEQUENCE admin_photo_ids;
+DROP TABLE admin_audit;

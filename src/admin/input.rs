@@ -1,0 +1,606 @@
+//! What the admin API accepts: JSON bodies parsed into types that can only
+//! hold valid values (prices in whole units within the dump's range,
+//! quantities >= 0, absolute http(s) URLs of bounded length, names and sizes
+//! PostgreSQL can store), and the data guard that reads them, answering 400
+//! with a sentence that names the field at fault, or 413 past the limit.
+
+use std::fmt;
+
+use rocket::data::{Data, FromData, Limits, Outcome};
+use rocket::Request;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::error::ApiError;
+use crate::models::{SkuChanges, StyleChanges};
+use crate::views::Price;
+
+/// The largest price the dump holds, in whole units.
+pub const MAX_PRICE: i32 = 500_000_000;
+/// The most photos a style may have.
+pub const MAX_PHOTOS_PER_STYLE: usize = 100;
+/// The longest URL, in bytes: what browsers and CDNs reliably take.
+pub const MAX_URL_BYTES: usize = 2048;
+/// The longest style name, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+/// The longest sku size, in characters.
+pub const MAX_SIZE_CHARS: usize = 100;
+
+/// A body the admin API reads: its type says what it may hold, and
+/// [`AdminBody::check`] what the fields cannot say alone.
+pub trait AdminBody: DeserializeOwned {
+    /// Whether the JSON has the body's shape: an object, unless said
+    /// otherwise. (Serde would take a struct from an array, by position.)
+    fn shape(json: &serde_json::Value) -> Result<(), String> {
+        if json.is_object() {
+            Ok(())
+        } else {
+            Err("the body must be a JSON object".into())
+        }
+    }
+
+    /// Whether the body as a whole makes sense; the error is the sentence.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The data guard of the admin API: a JSON body of type `T`, within Rocket's
+/// `limits.json`. As `Result<AdminJson<T>, ApiError>` in a handler, so the
+/// handler decides what comes first (the token is checked before the body).
+#[derive(Debug)]
+pub struct AdminJson<T>(pub T);
+
+#[rocket::async_trait]
+impl<'r, T: AdminBody> FromData<'r> for AdminJson<T> {
+    type Error = ApiError;
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
+        match read_body(request, data).await {
+            Ok(value) => Outcome::Success(AdminJson(value)),
+            Err(error) => Outcome::Error((error.status(), error)),
+        }
+    }
+}
+
+async fn read_body<T: AdminBody>(request: &Request<'_>, data: Data<'_>) -> Result<T, ApiError> {
+    if let Some(content_type) = request.content_type() {
+        if !content_type.is_json() {
+            return Err(ApiError::BadRequest(format!(
+                "the body must be JSON (Content-Type: application/json), not {content_type}"
+            )));
+        }
+    }
+    let limit = request.limits().get("json").unwrap_or(Limits::JSON);
+    let bytes = data
+        .open(limit)
+        .into_bytes()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+    if !bytes.is_complete() {
+        return Err(ApiError::TooLarge(format!(
+            "the body is larger than {limit}, the limit (limits.json)"
+        )));
+    }
+    parse_body(&bytes)
+}
+
+/// Parses and checks a body. Its errors name the field at fault.
+pub fn parse_body<T: AdminBody>(bytes: &[u8]) -> Result<T, ApiError> {
+    let shape: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    T::shape(&shape).map_err(ApiError::BadRequest)?;
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let mut path = e.path().to_string();
+        let inner = e.into_inner();
+        // The path of an unknown field ends in that field: the sentence
+        // names it already, and is about the object that holds it.
+        if inner.to_string().starts_with("unknown field") {
+            path = path
+                .rsplit_once('.')
+                .map_or(".", |(holder, _)| holder)
+                .to_string();
+        }
+        ApiError::BadRequest(if path == "." || path == "?" {
+            format!("the body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        })
+    })?;
+    json.end()
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    value.check().map_err(ApiError::BadRequest)?;
+    Ok(value)
+}
+
+/// Deserializes a field that is there, even as `null`: with `default`, a
+/// missing field is `None` and `"field": null` goes to `T` (which refuses
+/// it, or, for an `Option`, takes it as "clear").
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A price in whole units, as the contract writes it (`"99.00"`) or as a
+/// JSON number (`99`, `99.0`), from 0 to [`MAX_PRICE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WholePrice(pub i32);
+
+impl WholePrice {
+    fn within_range<E: de::Error>(units: i128) -> Result<WholePrice, E> {
+        if units < 0 {
+            return Err(E::custom(format!(
+                "a price cannot be negative, got {units}"
+            )));
+        }
+        match i32::try_from(units) {
+            Ok(units) if units <= MAX_PRICE => Ok(WholePrice(units)),
+            _ => Err(E::custom(format!(
+                "a price is at most {MAX_PRICE} (the catalog's range), got {units}"
+            ))),
+        }
+    }
+}
+
+impl Serialize for WholePrice {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Price(self.0).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for WholePrice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PriceVisitor;
+
+        impl Visitor<'_> for PriceVisitor {
+            type Value = WholePrice;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a price in whole units, like 99 or \"99.00\"")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<WholePrice, E> {
+                WholePrice::within_range(i128::from(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<WholePrice, E> {
+                WholePrice::within_range(i128::from(v))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<WholePrice, E> {
+                if v.fract() != 0.0 || !v.is_finite() {
+                    return Err(E::custom(format!(
+                        "a price is in whole units (the catalog keeps no cents), got {v}"
+                    )));
+                }
+                // Whole and finite: the cast is exact within the range checked.
+                WholePrice::within_range(v.clamp(-1.0, f64::from(MAX_PRICE) + 1.0) as i128)
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<WholePrice, E> {
+                let (units, cents) = v.split_once('.').unwrap_or((v, "00"));
+                let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                if let Some(positive) = units.strip_prefix('-') {
+                    if digits(positive) {
+                        return Err(E::custom(format!("a price cannot be negative, got {v:?}")));
+                    }
+                }
+                if !digits(units) || !digits(cents) {
+                    return Err(E::custom(format!(
+                        "a price is written like \"99.00\" or 99, got {v:?}"
+                    )));
+                }
+                if cents.bytes().any(|b| b != b'0') {
+                    return Err(E::custom(format!(
+                        "a price is in whole units (the catalog keeps no cents), got {v:?}"
+                    )));
+                }
+                // Past 12 digits it is out of range whatever the digits.
+                let units = if units.len() > 12 {
+                    i128::MAX
+                } else {
+                    units.parse().unwrap_or(i128::MAX)
+                };
+                WholePrice::within_range(units)
+            }
+        }
+
+        d.deserialize_any(PriceVisitor)
+    }
+}
+
+/// A stock count: a whole number from 0 to 2^31 - 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Quantity(pub i32);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct QuantityVisitor;
+
+        impl QuantityVisitor {
+            fn within_range<E: de::Error>(v: i128) -> Result<Quantity, E> {
+                if v < 0 {
+                    return Err(E::custom(format!("a quantity cannot be negative, got {v}")));
+                }
+                i32::try_from(v)
+                    .map(Quantity)
+                    .map_err(|_| E::custom(format!("a quantity is at most {}, got {v}", i32::MAX)))
+            }
+        }
+
+        impl Visitor<'_> for QuantityVisitor {
+            type Value = Quantity;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number of items, 0 or more")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Quantity, E> {
+                Self::within_range(i128::from(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Quantity, E> {
+                Self::within_range(i128::from(v))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Quantity, E> {
+                if v.fract() != 0.0 || !v.is_finite() {
+                    return Err(E::custom(format!("a quantity is a whole number, got {v}")));
+                }
+                Self::within_range(v.clamp(-1.0, f64::from(i32::MAX) + 1.0) as i128)
+            }
+        }
+
+        d.deserialize_any(QuantityVisitor)
+    }
+}
+
+/// Checks free text an admin sets: stored and served exactly as sent
+/// (quotes, backslashes and control characters included), but not empty,
+/// not longer than `max` characters, and without NUL, which PostgreSQL's
+/// text cannot hold.
+fn checked_text<E: de::Error>(text: String, max: usize) -> Result<String, E> {
+    if text.trim().is_empty() {
+        return Err(E::custom("must not be empty or only white space"));
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(E::custom(format!(
+            "must be at most {max} characters long, got {chars}"
+        )));
+    }
+    if text.contains('\0') {
+        return Err(E::custom(
+            "must not contain the NUL character (\\u0000), which the database cannot store",
+        ));
+    }
+    Ok(text)
+}
+
+/// A style's name: see [`checked_text`], at most [`MAX_NAME_CHARS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct StyleName(pub String);
+
+impl<'de> Deserialize<'de> for StyleName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_text(String::deserialize(d)?, MAX_NAME_CHARS).map(StyleName)
+    }
+}
+
+/// A sku's size: see [`checked_text`], at most [`MAX_SIZE_CHARS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct SkuSize(pub String);
+
+impl<'de> Deserialize<'de> for SkuSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_text(String::deserialize(d)?, MAX_SIZE_CHARS).map(SkuSize)
+    }
+}
+
+/// An absolute `http://` or `https://` URL with a host, at most
+/// [`MAX_URL_BYTES`], without white space or control characters (a browser
+/// would strip or mangle them: they are percent-encoded in a URL). Kept
+/// exactly as sent, never normalized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct HttpUrl(pub String);
+
+impl HttpUrl {
+    fn check(url: &str) -> Result<(), String> {
+        if url.len() > MAX_URL_BYTES {
+            return Err(format!(
+                "must be at most {MAX_URL_BYTES} bytes long, got {}",
+                url.len()
+            ));
+        }
+        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(
+                "must not contain white space or control characters (percent-encode them)".into(),
+            );
+        }
+        let shown: String = url.chars().take(80).collect();
+        let rest = ["http://", "https://"].iter().find_map(|scheme| {
+            url.get(..scheme.len())
+                .filter(|s| s.eq_ignore_ascii_case(scheme))
+                .map(|_| &url[scheme.len()..])
+        });
+        let Some(rest) = rest else {
+            return Err(format!(
+                "must be an absolute http:// or https:// URL, got {shown:?}"
+            ));
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host_and_port = authority.rsplit('@').next().unwrap_or("");
+        let host = if host_and_port.starts_with('[') {
+            host_and_port.split_inclusive(']').next().unwrap_or("")
+        } else {
+            host_and_port.split(':').next().unwrap_or("")
+        };
+        if host.is_empty() || host == "[" {
+            return Err(format!("must name a host, got {shown:?}"));
+        }
+        let port = host_and_port[host.len()..].strip_prefix(':');
+        if let Some(port) = port {
+            if port.parse::<u16>().is_err() {
+                return Err(format!(
+                    "has a port that is not a number up to 65535: {shown:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let url = String::deserialize(d)?;
+        HttpUrl::check(&url).map_err(de::Error::custom)?;
+        Ok(HttpUrl(url))
+    }
+}
+
+/// `PATCH /admin/styles/:id`: the fields to change, each optional; at
+/// least one. `"sale_price": null` ends a sale.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StyleChange {
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<StyleName>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub original_price: Option<WholePrice>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sale_price: Option<Option<WholePrice>>,
+    #[serde(
+        rename = "default?",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default: Option<bool>,
+}
+
+impl StyleChange {
+    /// The columns this change sets.
+    pub fn changes(&self) -> StyleChanges {
+        StyleChanges {
+            name: self.name.as_ref().map(|n| n.0.clone()),
+            sale_price: self.sale_price.map(|p| p.map(|p| p.0)),
+            original_price: self.original_price.map(|p| p.0),
+            default_style: self.default,
+        }
+    }
+}
+
+impl AdminBody for StyleChange {
+    fn check(&self) -> Result<(), String> {
+        if self.changes() == StyleChanges::default() {
+            return Err(
+                "the body changes nothing: give at least one of name, original_price, \
+                 sale_price and default?"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `PATCH /admin/skus/:id`: the fields to change, each optional; at least
+/// one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuChange {
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quantity: Option<Quantity>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub size: Option<SkuSize>,
+}
+
+impl SkuChange {
+    /// The columns this change sets.
+    pub fn changes(&self) -> SkuChanges {
+        SkuChanges {
+            size: self.size.as_ref().map(|s| s.0.clone()),
+            quantity: self.quantity.map(|q| q.0),
+        }
+    }
+}
+
+impl AdminBody for SkuChange {
+    fn check(&self) -> Result<(), String> {
+        if self.changes() == SkuChanges::default() {
+            return Err("the body changes nothing: give quantity, size or both".into());
+        }
+        Ok(())
+    }
+}
+
+/// A photo to add: both URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPhoto {
+    pub thumbnail_url: HttpUrl,
+    pub url: HttpUrl,
+}
+
+impl AdminBody for NewPhoto {}
+
+/// `PUT /admin/styles/:id/photos`: every photo of the style, in the order
+/// they are shown; at most [`MAX_PHOTOS_PER_STYLE`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct PhotoList(pub Vec<NewPhoto>);
+
+impl AdminBody for PhotoList {
+    fn shape(json: &serde_json::Value) -> Result<(), String> {
+        let Some(photos) = json.as_array() else {
+            return Err("the body must be a JSON array of photos".into());
+        };
+        match photos.iter().position(|photo| !photo.is_object()) {
+            Some(at) => Err(format!(
+                "photo {} of the body must be a JSON object",
+                at + 1
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.0.len() > MAX_PHOTOS_PER_STYLE {
+            return Err(format!(
+                "a style has at most {MAX_PHOTOS_PER_STYLE} photos, the body has {}",
+                self.0.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn error<T: AdminBody + fmt::Debug>(body: &str) -> String {
+        match parse_body::<T>(body.as_bytes()) {
+            Err(ApiError::BadRequest(message)) => message,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn prices_in_whole_units_within_the_dumps_range() {
+        for (body, price) in [
+            (r#"{"original_price":"99.00"}"#, 99),
+            (r#"{"original_price":99}"#, 99),
+            (r#"{"original_price":99.0}"#, 99),
+            (r#"{"original_price":"0.00"}"#, 0),
+            (r#"{"original_price":"500000000.00"}"#, MAX_PRICE),
+        ] {
+            let change: StyleChange = parse_body(body.as_bytes()).unwrap();
+            assert_eq!(change.original_price, Some(WholePrice(price)), "{body}");
+        }
+        let sale_cleared: StyleChange = parse_body(br#"{"sale_price":null}"#).unwrap();
+        assert_eq!(sale_cleared.sale_price, Some(None));
+        for (body, expected) in [
+            (r#"{"original_price":"99.5"}"#, "original_price: a price is in whole units (the catalog keeps no cents), got \"99.5\""),
+            (r#"{"original_price":"99,00"}"#, r#"original_price: a price is written like "99.00" or 99, got "99,00""#),
+            (r#"{"original_price":"99.50"}"#, "original_price: a price is in whole units (the catalog keeps no cents), got \"99.50\""),
+            (r#"{"original_price":99.5}"#, "original_price: a price is in whole units (the catalog keeps no cents), got 99.5"),
+            (r#"{"original_price":-1}"#, "original_price: a price cannot be negative, got -1"),
+            (r#"{"original_price":"-1.00"}"#, "original_price: a price cannot be negative, got \"-1.00\""),
+            (r#"{"original_price":500000001}"#, "original_price: a price is at most 500000000 (the catalog's range), got 500000001"),
+            (r#"{"original_price":"99999999999999999999.00"}"#, "a price is at most 500000000"),
+            (r#"{"original_price":null}"#, "original_price: invalid type: null, expected a price in whole units"),
+            (r#"{"original_price":true}"#, "original_price: invalid type: boolean `true`"),
+        ] {
+            let message = error::<StyleChange>(body);
+            assert!(message.starts_with(expected) || message.contains(expected), "{body}: {message}");
+        }
+    }
+
+    #[test]
+    fn bodies_that_say_nothing_or_too_much() {
+        assert_eq!(
+            error::<StyleChange>("{}"),
+            "the body changes nothing: give at least one of name, original_price, sale_price and default?"
+        );
+        let unknown = error::<StyleChange>(r#"{"salePrice":"9.00"}"#);
+        assert!(unknown.contains("unknown field `salePrice`"), "{unknown}");
+        let syntax = error::<StyleChange>(r#"{"name":"x""#);
+        assert!(
+            syntax.starts_with("the body is not valid JSON: "),
+            "{syntax}"
+        );
+        let trailing = error::<StyleChange>(r#"{"name":"x"} {}"#);
+        assert!(
+            trailing.starts_with("the body is not valid JSON: trailing characters"),
+            "{trailing}"
+        );
+        assert!(error::<SkuChange>(r#"{"quantity":-1}"#)
+            .starts_with("quantity: a quantity cannot be negative, got -1"));
+        assert!(error::<SkuChange>(r#"{"quantity":"5"}"#)
+            .starts_with("quantity: invalid type: string \"5\""));
+        assert!(error::<SkuChange>(r#"{"size":""}"#).starts_with("size: must not be empty"));
+        assert!(error::<SkuChange>(r#"{"size":"a\u0000b"}"#)
+            .starts_with("size: must not contain the NUL character"));
+        let long = format!(r#"{{"size":"{}"}}"#, "s".repeat(101));
+        assert!(error::<SkuChange>(&long)
+            .starts_with("size: must be at most 100 characters long, got 101"));
+    }
+
+    #[test]
+    fn urls_are_absolute_http_with_a_host() {
+        let ok = |url: &str| HttpUrl::check(url).map_err(|e| format!("{url}: {e}"));
+        for url in [
+            "https://images.example.com/a?w=300&q=80",
+            "HTTP://x",
+            "http://user@x.example:8080/p",
+            "http://[::1]:80/",
+            "https://x.example/';DROP/**/TABLE/**/photos;--\"\\",
+        ] {
+            ok(url).unwrap();
+        }
+        for (url, expected) in [
+            (
+                "ftp://x.example/",
+                "must be an absolute http:// or https:// URL",
+            ),
+            ("/relative", "must be an absolute"),
+            ("https://", "must name a host"),
+            ("https:///path", "must name a host"),
+            ("https://x.example:99999/", "has a port"),
+            ("https://x.example/a b", "white space"),
+            ("https://x.example/a\u{1}", "control characters"),
+        ] {
+            let message = ok(url).unwrap_err();
+            assert!(message.contains(expected), "{message}");
+        }
+        let long = format!("https://x.example/{}", "a".repeat(MAX_URL_BYTES));
+        assert!(ok(&long)
+            .unwrap_err()
+            .contains("must be at most 2048 bytes long"));
+    }
+}
