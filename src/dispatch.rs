@@ -31,12 +31,20 @@ use diesel::r2d2;
 use diesel::{PgConnection, QueryResult};
 use rocket::tokio::sync::oneshot;
 
+use crate::availability::Availability;
 use crate::db::DbManager;
 use crate::error::ApiError;
+use crate::metrics::DbMetrics;
 use crate::retry::{self, Attempt};
 
 /// The most lookups answered by one statement; more wait for the next one.
 pub const MAX_BATCH: usize = 64;
+
+/// How long a checkout waits before it looks again whether the database has
+/// been found unreachable meanwhile (see `availability`): a request that was
+/// already waiting for a connection when the database went away answers 503
+/// within this, not after the whole pool timeout.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(25);
 
 /// What a lookup gets back: the value, `None` if nothing has that id.
 pub type LookupResult<V> = Result<Option<V>, ApiError>;
@@ -109,6 +117,9 @@ trait ErasedLane: Send {
     /// When the lookup at the head of its queue was queued, if one is.
     fn oldest_seq(&self) -> Option<u64>;
 
+    /// Lookups waiting in its queue.
+    fn queued(&self) -> usize;
+
     /// Takes a batch from the head of its queue: the job that answers it.
     fn take_batch(&mut self) -> Job;
 
@@ -125,6 +136,10 @@ impl<V: Clone + Send + 'static> ErasedLane for Lane<V> {
         self.queued.front().map(|w| w.seq)
     }
 
+    fn queued(&self) -> usize {
+        self.queued.len()
+    }
+
     fn take_batch(&mut self) -> Job {
         let kind = self.kind;
         let mut batch = drain_batch(&mut self.queued);
@@ -133,6 +148,11 @@ impl<V: Clone + Send + 'static> ErasedLane for Lane<V> {
             self.in_flight.entry(*id).or_default();
         }
         Box::new(move |shared: &Shared| {
+            shared
+                .metrics
+                .batch_size
+                .with_label_values(&[kind.name])
+                .observe(batch.len() as f64);
             let found = if ids.is_empty() {
                 Ok(Vec::new())
             } else {
@@ -283,6 +303,8 @@ struct Shared {
     work: Condvar,
     pool: r2d2::Pool<DbManager>,
     timeout: Duration,
+    availability: Availability,
+    metrics: DbMetrics,
 }
 
 impl Shared {
@@ -297,15 +319,34 @@ impl Shared {
     /// comes within the timeout.
     fn run<T>(&self, queries: impl Fn(&mut PgConnection) -> QueryResult<T>) -> Result<T, ApiError> {
         for _ in retry::attempts() {
-            let mut conn = self
-                .pool
-                .get_timeout(self.timeout)
-                .map_err(|_| ApiError::Unavailable)?;
+            let mut conn = self.checkout()?;
             if let Attempt::Done(result) = retry::classify(queries(&mut conn)) {
+                if let Err(ApiError::Internal(_)) = &result {
+                    self.metrics.errors.with_label_values(&["query"]).inc();
+                }
                 return result;
             }
         }
         retry::exhausted()
+    }
+
+    /// A pooled connection within the timeout; 503 as soon as the database
+    /// is known to be unreachable.
+    fn checkout(&self) -> Result<r2d2::PooledConnection<DbManager>, ApiError> {
+        let deadline = std::time::Instant::now() + self.timeout;
+        loop {
+            if self.availability.is_down() {
+                return Err(ApiError::Unavailable);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                self.metrics.errors.with_label_values(&["timeout"]).inc();
+                return Err(ApiError::Unavailable);
+            }
+            if let Ok(conn) = self.pool.get_timeout(left.min(CHECKOUT_SLICE)) {
+                return Ok(conn);
+            }
+        }
     }
 
     /// One thread: takes the oldest work, runs it, until the handle is gone.
@@ -333,7 +374,7 @@ impl Shared {
             // one connection short; it costs the requests of that job only
             // (their answers are dropped: a 500 each).
             if std::panic::catch_unwind(AssertUnwindSafe(|| job(self))).is_err() {
-                log::error!("a database job panicked; its requests answer 500");
+                tracing::error!("a database job panicked; its requests answer 500");
             }
         }
     }
@@ -347,14 +388,22 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts `pool.max_size()` threads over `pool`; a request that gets no
-    /// answer within `timeout` is answered 503.
-    pub fn start(pool: r2d2::Pool<DbManager>, timeout: Duration) -> std::io::Result<Self> {
+    /// answer within `timeout` is answered 503, and so is every request
+    /// while `availability` says the database is unreachable.
+    pub fn start(
+        pool: r2d2::Pool<DbManager>,
+        timeout: Duration,
+        availability: Availability,
+        metrics: DbMetrics,
+    ) -> std::io::Result<Self> {
         let threads = pool.max_size();
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             work: Condvar::new(),
             pool,
             timeout,
+            availability,
+            metrics,
         });
         for n in 0..threads {
             let shared = Arc::clone(&shared);
@@ -372,6 +421,9 @@ impl Dispatcher {
         kind: &'static Kind<V>,
         id: i32,
     ) -> LookupResult<V> {
+        if self.shared.availability.is_down() {
+            return Err(ApiError::Unavailable);
+        }
         let (reply, result) = oneshot::channel();
         self.submit(|pending| {
             let waiting = Waiting {
@@ -399,6 +451,9 @@ impl Dispatcher {
         F: Fn(&mut PgConnection) -> QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        if self.shared.availability.is_down() {
+            return Err(ApiError::Unavailable);
+        }
         let (reply, result) = oneshot::channel();
         let job: Job = Box::new(move |shared: &Shared| {
             let _ = reply.send(shared.run(queries));
@@ -434,8 +489,42 @@ impl Dispatcher {
             Ok(Err(_)) => Err(ApiError::Internal(
                 "a database thread dropped a request unanswered".into(),
             )),
-            Err(_) => Err(ApiError::Unavailable),
+            Err(_) => {
+                self.shared
+                    .metrics
+                    .errors
+                    .with_label_values(&["timeout"])
+                    .inc();
+                Err(ApiError::Unavailable)
+            }
         }
+    }
+
+    /// What a scrape reads: the work waiting, and the pool's connections.
+    /// Held weakly, so the metrics do not keep the threads alive.
+    pub fn stats(&self) -> DispatcherStats {
+        DispatcherStats(Arc::downgrade(&self.shared))
+    }
+}
+
+/// The dispatcher's state as the metrics read it (see [`Dispatcher::stats`]).
+pub struct DispatcherStats(std::sync::Weak<Shared>);
+
+impl DispatcherStats {
+    /// Lookups and reads waiting for a thread, connections in use and idle;
+    /// `None` once the dispatcher is gone.
+    pub fn read(&self) -> Option<(usize, u32, u32)> {
+        let shared = self.0.upgrade()?;
+        let waiting = {
+            let pending = shared.lock();
+            pending.reads.len() + pending.lanes.iter().map(|l| l.queued()).sum::<usize>()
+        };
+        let state = shared.pool.state();
+        Some((
+            waiting,
+            state.connections - state.idle_connections,
+            state.idle_connections,
+        ))
     }
 }
 
@@ -630,7 +719,14 @@ mod tests {
             min_idle: Some(0),
             naive: false,
         };
-        Dispatcher::start(build_pool(&settings, statements), settings.timeout).unwrap()
+        let availability = crate::availability::Availability::default();
+        Dispatcher::start(
+            build_pool(&settings, statements, availability.clone()),
+            settings.timeout,
+            availability,
+            crate::metrics::Metrics::new().db,
+        )
+        .unwrap()
     }
 
     #[rocket::async_test]

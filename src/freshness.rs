@@ -4,19 +4,27 @@
 //! the served tables' ids (an import swaps in new tables) and their write
 //! counters. When it changes, the response cache is emptied and the page
 //! anchors are rebuilt, so answers are at most one poll interval stale.
+//! It also counts, for the metrics, the changes and the products left
+//! without a stored `/styles` answer (at most once a minute: at full scale
+//! the count reads a million rows).
 //!
 //! Page anchors make deep pages cheap: the id of every 100th product, so
 //! `?page=200000&count=5` starts from an index seek to the nearest anchor and
 //! skips at most 99 rows instead of a million.
 
 use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel::PgConnection;
 
 use crate::cache::ResponseCache;
+use crate::metrics::Metrics;
+
+/// The least time between two counts of the products without a stored
+/// answer.
+const MISSING_RECOUNT: Duration = Duration::from_secs(60);
 
 /// Products between two page anchors.
 pub const ANCHOR_STRIDE: i64 = 100;
@@ -94,6 +102,14 @@ pub struct Watcher {
     anchors: Weak<PageAnchors>,
     conn: Option<PgConnection>,
     version: Option<String>,
+    /// Whether the last poll failed: a failure is logged when it starts and
+    /// when it ends, not once a poll through an outage.
+    failing: bool,
+    metrics: Arc<Metrics>,
+    /// Whether the catalog changed since the products without an answer
+    /// were counted, and when they were.
+    recount: bool,
+    counted: Option<Instant>,
 }
 
 impl Watcher {
@@ -102,6 +118,7 @@ impl Watcher {
         interval: Duration,
         cache: &Arc<ResponseCache>,
         anchors: &Arc<PageAnchors>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Watcher {
             url,
@@ -110,6 +127,10 @@ impl Watcher {
             anchors: Arc::downgrade(anchors),
             conn: None,
             version: None,
+            failing: false,
+            metrics,
+            recount: true,
+            counted: None,
         }
     }
 
@@ -123,7 +144,7 @@ impl Watcher {
             match PgConnection::establish(&self.url) {
                 Ok(conn) => self.conn = Some(conn),
                 Err(e) => {
-                    log::debug!("catalog watcher: {e}");
+                    self.failed(&e);
                     return true;
                 }
             }
@@ -135,17 +156,45 @@ impl Watcher {
             if self.version.as_ref() != Some(&version) {
                 cache.clear();
                 anchors.reload(conn)?;
+                if self.version.is_some() {
+                    self.metrics.catalog_changes.inc();
+                }
                 self.version = Some(version);
+                self.recount = true;
+            }
+            if self.recount && self.counted.is_none_or(|t| t.elapsed() >= MISSING_RECOUNT) {
+                let missing = crate::answers::count_missing(conn)?;
+                self.metrics.missing_answers.set(missing);
+                self.recount = false;
+                self.counted = Some(Instant::now());
             }
             Ok(())
         });
-        if let Err(e) = outcome {
-            // Reconnect next time; until then, answers are served as they are.
-            log::warn!("catalog watcher: {e}");
-            self.conn = None;
-            self.version = None;
+        match outcome {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                tracing::info!("catalog watcher: polling again");
+            }
+            Ok(()) => {}
+            Err(e) => {
+                // Reconnect next time; until then, answers are served as they are.
+                // The version seen last is kept: an outage is no change to
+                // the catalog, and the cache it fills survives it.
+                self.failed(&e);
+                self.conn = None;
+            }
         }
         true
+    }
+
+    fn failed(&mut self, error: &dyn std::fmt::Display) {
+        if !self.failing {
+            self.failing = true;
+            tracing::warn!(
+                "catalog watcher: {}; answers are served as they are until it polls again",
+                error.to_string().trim_end()
+            );
+        }
     }
 
     /// Polls on a thread of its own until the application is gone.
