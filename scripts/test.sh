@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 ensure_database
 . scripts/lib/deploy-tools.sh
 ensure_deploy_tools
+. scripts/lib/fuzz-tools.sh
+ensure_schemathesis
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
