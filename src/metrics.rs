@@ -53,7 +53,8 @@ pub struct HttpMetrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     pub in_flight: IntGauge,
-    /// Each route's prepared metrics, filled at lift-off.
+    /// Each route's prepared metrics, filled at lift-off, by route address
+    /// (sorted: every path has its OPTIONS and 405 routes too).
     routes: OnceLock<Vec<(usize, RouteMetrics)>>,
     /// Requests no route answered (404s, limits, bad requests).
     unmatched: OnceLock<RouteMetrics>,
@@ -75,11 +76,12 @@ impl DbMetrics {
     }
 }
 
-/// One route's latency histogram and its counters for the usual statuses.
+/// One route's latency histogram and its counters for the usual statuses,
+/// each made on first use (so only statuses seen are exported).
 pub struct RouteMetrics {
     labels: [String; 2],
     latency: Histogram,
-    usual: [IntCounter; USUAL_STATUSES.len()],
+    usual: [OnceLock<IntCounter>; USUAL_STATUSES.len()],
 }
 
 /// What the response cache counts.
@@ -335,12 +337,16 @@ pub fn content_type() -> ContentType {
 }
 
 impl HttpMetrics {
-    /// Prepares every route's metrics (at lift-off, once the routes are final).
+    /// Prepares the metrics of every GET route (at lift-off, once the routes
+    /// are final); the others (OPTIONS, 405) are rare enough to be found by
+    /// their labels.
     pub fn prepare(&self, rocket: &Rocket<Orbit>) {
-        let routes = rocket
+        let mut routes: Vec<_> = rocket
             .routes()
+            .filter(|route| route.method == rocket::http::Method::Get)
             .map(|route| (route_address(route), self.route_metrics(route)))
             .collect();
+        routes.sort_unstable_by_key(|(address, _)| *address);
         let _ = self.routes.set(routes);
         let _ = self.unmatched.set(self.prepared("", "unmatched"));
     }
@@ -350,15 +356,10 @@ impl HttpMetrics {
     }
 
     fn prepared(&self, method: &str, route: &str) -> RouteMetrics {
-        let labels = [method.to_string(), route.to_string()];
-        let usual = USUAL_STATUSES.map(|status| {
-            self.requests
-                .with_label_values(&[method, route, &status.to_string()])
-        });
         RouteMetrics {
             latency: self.latency.with_label_values(&[method, route]),
-            labels,
-            usual,
+            labels: [method.to_string(), route.to_string()],
+            usual: Default::default(),
         }
     }
 
@@ -367,25 +368,42 @@ impl HttpMetrics {
         let prepared = match route {
             Some(route) => {
                 let address = route_address(route);
-                self.routes
-                    .get()
-                    .and_then(|routes| routes.iter().find(|(a, _)| *a == address))
-                    .map(|(_, metrics)| metrics)
+                let found = self.routes.get().and_then(|routes| {
+                    let at = routes.binary_search_by_key(&address, |(a, _)| *a).ok()?;
+                    routes.get(at).map(|(_, metrics)| metrics)
+                });
+                let Some(found) = found else {
+                    let labels = [route.method.as_str(), route.uri.as_str()];
+                    self.latency.with_label_values(&labels).observe(seconds);
+                    let status = status.code.to_string();
+                    self.requests
+                        .with_label_values(&[labels[0], labels[1], &status])
+                        .inc();
+                    return;
+                };
+                found
             }
-            None => self.unmatched.get(),
+            None => match self.unmatched.get() {
+                Some(unmatched) => unmatched,
+                None => return,
+            },
         };
-        let Some(prepared) = prepared else { return };
         prepared.latency.observe(seconds);
+        let labels = || [prepared.labels[0].as_str(), prepared.labels[1].as_str()];
         match USUAL_STATUSES.iter().position(|s| *s == status.code) {
-            Some(i) => prepared.usual[i].inc(),
-            None => self
-                .requests
-                .with_label_values(&[
-                    prepared.labels[0].as_str(),
-                    prepared.labels[1].as_str(),
-                    &status.code.to_string(),
-                ])
+            Some(i) => prepared.usual[i]
+                .get_or_init(|| {
+                    let [method, route] = labels();
+                    self.requests
+                        .with_label_values(&[method, route, &status.code.to_string()])
+                })
                 .inc(),
+            None => {
+                let [method, route] = labels();
+                self.requests
+                    .with_label_values(&[method, route, &status.code.to_string()])
+                    .inc()
+            }
         }
     }
 }
