@@ -48,7 +48,9 @@ pub struct CachedBody {
 /// another's validator.
 #[derive(Debug)]
 pub struct Encoded {
+    /// The compressed bytes.
     pub body: Box<[u8]>,
+    /// `"<the body's 16 hex digits>-<encoding>"`.
     pub etag: String,
 }
 
@@ -160,7 +162,9 @@ type Entries = Cache<u128, Arc<CachedBody>, FxBuildHasher>;
 /// An answer, and whether it is past its TTL (served because the database
 /// could not give a fresh one).
 pub struct Answer {
+    /// The body and its forms.
     pub body: Arc<CachedBody>,
+    /// Past its TTL: sent with `Age` and a `Warning`.
     pub stale: bool,
 }
 
@@ -394,9 +398,13 @@ where
 /// The response built from a cache entry: a 200 with its body in the
 /// encoding negotiated, or a 304 when the client already has it.
 pub struct CachedResponse {
+    /// What is sent.
     pub answer: Answer,
+    /// The encoding negotiated: identity unless the body was compressed.
     pub encoding: Encoding,
+    /// The client's `If-None-Match` names it: a 304.
     pub not_modified: bool,
+    /// The `Cache-Control` value (see `ResponseCache::cache_control`).
     pub cache_control: &'static str,
 }
 

@@ -18,8 +18,11 @@ use crate::error::ApiError;
 /// The limits of one application.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Longest path and query (`ATELIER_MAX_URL_BYTES`).
     pub max_url_bytes: usize,
+    /// Most header bytes, names and values (`ATELIER_MAX_HEADER_BYTES`).
     pub max_header_bytes: usize,
+    /// Largest declared body (`ATELIER_MAX_BODY_BYTES`).
     pub max_body_bytes: u64,
 }
 

@@ -32,8 +32,11 @@ const USUAL_STATUSES: [u16; 8] = [200, 204, 304, 400, 404, 405, 500, 503];
 /// Every metric of one application.
 pub struct Metrics {
     registry: Registry,
+    /// Requests: counts, latency, in flight.
     pub http: HttpMetrics,
+    /// The response cache.
     pub cache: CacheMetrics,
+    /// The database threads, the pool and the database's reachability.
     pub db: DbMetrics,
     /// Products without a stored `/styles` answer (`answers::count_missing`),
     /// counted by the catalog watcher when the catalog changes; -1 until then.
@@ -52,6 +55,7 @@ type Scraper = Box<dyn Fn(&Metrics) + Send + Sync>;
 pub struct HttpMetrics {
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Requests between the request fairing and the response fairing.
     pub in_flight: IntGauge,
     /// Each route's prepared metrics, filled at lift-off, by route address
     /// (sorted: every path has its OPTIONS and 405 routes too).
@@ -84,7 +88,7 @@ pub struct RouteMetrics {
     usual: [OnceLock<IntCounter>; USUAL_STATUSES.len()],
 }
 
-/// What the response cache counts.
+/// What the response cache counts (each field's help text says what).
 #[derive(Clone)]
 pub struct CacheMetrics {
     pub hits: IntCounter,
@@ -96,7 +100,7 @@ pub struct CacheMetrics {
     pub entries: IntGauge,
 }
 
-/// What the database layer counts.
+/// What the database layer counts (each field's help text says what).
 #[derive(Clone)]
 pub struct DbMetrics {
     /// Lookups answered by one statement, by kind.

@@ -141,6 +141,7 @@ pub struct Requests {
 }
 
 impl Requests {
+    /// Judges requests by `limits` and counts them into `metrics`.
     pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
         Requests { limits, metrics }
     }
