@@ -203,7 +203,9 @@ impl ResponseCache {
                         RemovalCause::Size => "size",
                         RemovalCause::Expired => "expired",
                         RemovalCause::Explicit => "cleared",
-                        RemovalCause::Replaced => "replaced",
+                        // A reload, or a compressed form weighed in: the
+                        // answer is still there.
+                        RemovalCause::Replaced => return,
                     };
                     evictions.with_label_values(&[cause]).inc();
                 })

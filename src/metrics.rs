@@ -226,7 +226,7 @@ impl Metrics {
             evictions: counter_vec(
                 &r,
                 "atelier_cache_evictions_total",
-                "Answers the response cache dropped, by cause (size, expired, cleared, replaced).",
+                "Answers the response cache dropped, by cause (size, expired, cleared).",
                 &["cause"],
             ),
             compressions: counter_vec(

@@ -111,17 +111,24 @@ fn context<'r>(request: &'r Request<'_>) -> &'r RequestContext {
 }
 
 /// An id no other request of this process has, and unlikely in another's:
-/// a random prefix drawn at start-up and a counter, e.g. `3f9a1c02-1b`.
+/// a random prefix drawn at start-up and a counter, e.g. `3f9a1c02-27`.
+/// Written by hand rather than by `format!`, which took a cached hit ~1k
+/// instructions.
 fn new_request_id() -> String {
-    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static PREFIX: OnceLock<String> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let prefix = PREFIX.get_or_init(|| {
         // A fresh `RandomState` is seeded from the system's randomness.
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());
-        hasher.finish() as u32
+        format!("{:08x}-", hasher.finish() as u32)
     });
-    format!("{prefix:08x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
+    let mut counter = itoa::Buffer::new();
+    let counter = counter.format(NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut id = String::with_capacity(prefix.len() + counter.len());
+    id.push_str(prefix);
+    id.push_str(counter);
+    id
 }
 
 /// Whether a client's `X-Request-Id` can be taken as it is: short, and only
