@@ -208,7 +208,10 @@ async fn an_outage_answers_503_at_once_serves_stale_answers_and_recovers_within_
         "atelier_db_outages 1".to_string(),
         format!("atelier_cache_stale_hits_total {stale_served}"),
     ] {
-        assert!(metrics.lines().any(|l| l == expected), "no {expected} in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == expected),
+            "no {expected} in\n{metrics}"
+        );
     }
     let ready = client.get("/ready").dispatch().await;
     assert_eq!(ready.status(), Status::ServiceUnavailable);
