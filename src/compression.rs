@@ -13,9 +13,9 @@ pub const MIN_BYTES: usize = 1024;
 const GZIP_LEVEL: u32 = 6;
 
 /// brotli's quality, 0 (fastest) to 11. Compression happens on the request
-/// that first asks an answer for brotli, so its time is a client's wait: at
-/// 5 brotli is about as fast as gzip at 6 and still smaller; 11 takes
-/// tens of times longer for a few percent more.
+/// that first asks an answer for brotli, so its time is a client's wait:
+/// the middle of the range keeps it near gzip's while still smaller; the
+/// top qualities are meant for files compressed once, ahead of time.
 const BROTLI_QUALITY: u32 = 5;
 
 /// brotli's window, as a power of two (the format's default).
