@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::io::Cursor;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,9 @@ pub struct CachedBody {
     fresh_until: Instant,
     gzip: OnceLock<Option<Encoded>>,
     brotli: OnceLock<Option<Encoded>>,
+    /// Whether a request is loading a fresh answer in its place (past its
+    /// TTL): the others are answered with this one meanwhile.
+    reloading: AtomicBool,
 }
 
 /// A compressed form of a body, with its own entity tag (the body's with the
@@ -66,6 +70,7 @@ impl CachedBody {
             fresh_until: loaded + ttl,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
+            reloading: AtomicBool::new(false),
         }
     }
 
@@ -173,9 +178,9 @@ pub struct Answer {
 /// Serving stale answers: moka has no stale-while-error of its own, so each
 /// entry is kept by moka for the TTL plus `cache_stale_seconds` (its hard
 /// TTL) and carries its own end of freshness (the TTL). A hit past that is
-/// loaded again, one load per key (`and_compute_with` holds a per-key lock,
-/// so the requests behind the first find the new answer); only when that
-/// load answers 503 is the old answer served, marked stale. One map rather
+/// loaded again by one request, while the others get the old answer, marked
+/// stale (stale-while-revalidate); when that load answers 503, the old
+/// answer is what it gets too, and stays until a load succeeds. One map rather
 /// than a second one of last-known answers: a hit still costs one lookup,
 /// and the byte budget covers the stale answers too, which the fresh ones
 /// push out first as they are read less.
@@ -254,6 +259,17 @@ impl ResponseCache {
                     stale: false,
                 });
             }
+            // One request reloads; the others get this answer, stale,
+            // rather than wait in line behind a database that may be slow
+            // to answer or not answer at all.
+            if hit.reloading.swap(true, Ordering::AcqRel) {
+                self.metrics.stale_hits.inc();
+                return Ok(Answer {
+                    body: hit,
+                    stale: true,
+                });
+            }
+            let _reloading = Reloading(Arc::clone(&hit));
             return self.reload(entries, key, load).await;
         }
         self.metrics.misses.inc();
@@ -263,9 +279,9 @@ impl ResponseCache {
             .map_err(|e| (*e).clone())
     }
 
-    /// Loads an answer past its TTL again, once for the requests waiting on
-    /// it; keeps and returns the old one, stale, when the database cannot
-    /// answer.
+    /// Loads an answer past its TTL again (`and_compute_with`, so it cannot
+    /// overwrite a newer one); keeps and returns the old one, stale, when the
+    /// database cannot answer.
     async fn reload<F>(&self, entries: &Entries, key: u128, load: F) -> Result<Answer, ApiError>
     where
         F: Future<Output = Result<Arc<CachedBody>, ApiError>>,
@@ -341,6 +357,16 @@ impl ResponseCache {
         self.entries.as_ref().map_or((0, 0), |entries| {
             (entries.weighted_size(), entries.entry_count())
         })
+    }
+}
+
+/// Marks the end of a reload, whatever ends it (a request whose future is
+/// dropped included), so the next request past the TTL tries again.
+struct Reloading(Arc<CachedBody>);
+
+impl Drop for Reloading {
+    fn drop(&mut self) {
+        self.0.reloading.store(false, Ordering::Release);
     }
 }
 
