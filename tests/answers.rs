@@ -45,6 +45,14 @@ fn rendered(conn: &mut PgConnection) -> Vec<(i32, String)> {
         .unwrap()
 }
 
+/// The stored answer of product `id`, if it has one.
+fn stored_body(conn: &mut PgConnection, id: i32) -> Option<String> {
+    rendered(conn)
+        .into_iter()
+        .find(|(product, _)| *product == id)
+        .map(|(_, body)| body)
+}
+
 fn rendered_ids(conn: &mut PgConnection) -> Vec<i32> {
     rendered(conn).into_iter().map(|(id, _)| id).collect()
 }
@@ -180,14 +188,7 @@ async fn styles_without_photos_or_skus_answer_as_the_live_api_did() {
     assert_live_api_placeholders(&client).await;
     // From the stored answers.
     db.render_styles_answers();
-    let stored = rendered(&mut conn);
-    assert_eq!(
-        stored
-            .iter()
-            .find(|(id, _)| *id == 4)
-            .map(|(_, b)| b.as_str()),
-        Some(PRODUCT_4_STYLES)
-    );
+    assert_eq!(stored_body(&mut conn, 4).as_deref(), Some(PRODUCT_4_STYLES));
     assert_live_api_placeholders(&client).await;
 }
 
@@ -230,14 +231,7 @@ async fn answers_stored_in_the_earlier_shape_follow_the_contract_after_migrating
             r#""photos":[]"#,
         );
     assert!(earlier.contains(r#""photos":[],"#));
-    let stored = rendered(&mut conn);
-    assert_eq!(
-        stored
-            .iter()
-            .find(|(id, _)| *id == 4)
-            .map(|(_, b)| b.as_str()),
-        Some(earlier.as_str())
-    );
+    assert_eq!(stored_body(&mut conn, 4), Some(earlier));
 
     atelier::migrations::run_pending(&mut conn).unwrap();
     // Every stored answer survived (none fell back to the rows), in the new

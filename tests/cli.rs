@@ -89,11 +89,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 /// `atelier serve` on `db` and a free port with `settings`; returns once
 /// it answers `path`, with that first answer.
 fn serve(db: &TestDb, settings: &[(&str, &str)], path: &str) -> (Server, u16, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let server = Server(
         atelier()
             .arg("serve")
@@ -302,11 +298,7 @@ fn answers_refresh_stores_what_the_rows_give() {
     assert_eq!(stored(&mut conn), from_rows);
 
     // Nothing listens on this port.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let (ok, _, stderr) = refresh(
         &[],
         &format!("postgres://atelier:atelier@127.0.0.1:{port}/x"),
