@@ -11,6 +11,8 @@ ensure_database
 ensure_deploy_tools
 . scripts/lib/replica.sh
 ensure_replica
+. scripts/lib/fuzz-tools.sh
+ensure_schemathesis
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

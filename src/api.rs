@@ -9,6 +9,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Orbit, Rocket};
 
 use crate::cache::{product_key, request_key, CachedResponse, ProductAnswer, ResponseCache};
+use crate::compression;
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, Kind, LookupResult};
 use crate::error::{ApiError, JsonBody};
@@ -35,6 +36,8 @@ pub struct Api<'r> {
     path: &'r str,
     query: Option<&'r str>,
     if_none_match: Option<&'r str>,
+    /// Looked up only for an answer large enough to compress.
+    headers: &'r rocket::http::HeaderMap<'r>,
 }
 
 #[rocket::async_trait]
@@ -42,6 +45,10 @@ impl<'r> FromRequest<'r> for Api<'r> {
     type Error = &'static str;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        // Over a size limit: nothing is looked up (see `limits`).
+        if let Some(error) = crate::telemetry::rejection(request) {
+            return Outcome::Error((error.status(), "the request is over a size limit"));
+        }
         let rocket = request.rocket();
         let (Some(cache), Some(anchors), Some(settings)) = (
             rocket.state::<std::sync::Arc<ResponseCache>>(),
@@ -66,6 +73,7 @@ impl<'r> FromRequest<'r> for Api<'r> {
             path: request.uri().path().as_str(),
             query: request.uri().query().map(|q| q.as_str()),
             if_none_match: request.headers().get_one("If-None-Match"),
+            headers: request.headers(),
         })
     }
 }
@@ -110,8 +118,9 @@ impl Api<'_> {
     }
 
     /// Answers with the cached body for this URL, or with what `load`
-    /// produces (once for every request waiting on this URL); 304 when the
-    /// client's `If-None-Match` names it.
+    /// produces (once for every request waiting on this URL), compressed
+    /// as the client asks if it is large enough; 304 when the client's
+    /// `If-None-Match` names it.
     pub fn respond<'a, F>(
         &'a self,
         load: F,
@@ -143,10 +152,27 @@ impl Api<'_> {
     where
         F: Future<Output = Result<JsonBody, ApiError>>,
     {
-        let body = self.cache.get_or_load(key, load).await?;
-        let not_modified = self.if_none_match.is_some_and(|tags| body.matches(tags));
+        let answer = self.cache.get_or_load(key, load).await?;
+        let not_modified = self
+            .if_none_match
+            .is_some_and(|tags| answer.body.matches(tags));
+        let mut encoding = compression::Encoding::Identity;
+        if answer.body.compressible() {
+            encoding = compression::negotiate(self.headers.get_one("Accept-Encoding"));
+            // Compressed here, once per cached answer, not in the responder
+            // (a 304 names the encoding's tag too).
+            if self
+                .cache
+                .encoded(key, &answer.body, encoding)
+                .await
+                .is_none()
+            {
+                encoding = compression::Encoding::Identity;
+            }
+        }
         Ok(CachedResponse {
-            body,
+            answer,
+            encoding,
             not_modified,
             cache_control: self.cache.cache_control(),
         })

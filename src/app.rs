@@ -11,33 +11,112 @@ use rocket::shield::Shield;
 use rocket::{Build, Rocket};
 
 use crate::admin;
+use crate::availability::Availability;
 use crate::cache::ResponseCache;
 use crate::config::Settings;
+use crate::cors::Cors;
 use crate::db::{PoolSettings, StatementCounter, DATABASE_NAME};
 use crate::dispatch::Dispatcher;
 use crate::freshness::{PageAnchors, Watcher};
+use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::naive;
 use crate::replicas::ReadPools;
-use crate::routes::{api_catchers, api_routes};
+use crate::routes::{api_catchers, api_routes, metrics_routes};
+use crate::telemetry::Requests;
 
 /// The application for `figment` (see [`crate::config::figment`]): the pool
-/// (direct, or rocket_sync_db_pools' when `naive`), the response cache, the
-/// catalog watcher, the routes, the admin API when a token is configured,
-/// and the JSON catchers.
+/// (direct, or rocket_sync_db_pools' when `naive`), the database's
+/// availability, the response cache, the catalog watcher, the metrics, the
+/// request fairing (ids, limits, logs), CORS, the routes (with `OPTIONS`
+/// and 405 for every path, see `methods`), the admin API when a token is
+/// configured, and the JSON catchers.
 pub fn build(figment: Figment) -> Rocket<Build> {
+    let metrics = Arc::new(Metrics::new());
     rocket::custom(without_header_logging(figment))
         // An empty Shield replaces Rocket's default one: its three browser
         // security headers mean nothing on JSON and cost a header-map insert
         // each on every response.
         .attach(Shield::new())
-        .manage(StatementCounter::default())
+        .manage(metrics.db.statement_counter())
+        .manage(metrics.db.availability())
+        .manage(metrics)
         .manage(Arc::new(PageAnchors::default()))
         .attach(AdHoc::config::<Settings>())
+        .attach(AdHoc::try_on_ignite("Requests and CORS", attach_http))
         .attach(AdHoc::try_on_ignite("Database pool", attach_pool))
         .attach(AdHoc::try_on_ignite("Response cache", attach_cache))
         .attach(AdHoc::try_on_ignite("Admin API", admin::attach))
         .mount("/", api_routes())
         .register("/", api_catchers())
+        // Last: it reads the routes every other part has mounted.
+        .attach(AdHoc::on_ignite("OPTIONS and 405", |rocket| async {
+            crate::methods::add_method_routes(rocket)
+        }))
+}
+
+/// The request fairing and CORS, in that order (response fairings run in
+/// the order attached: a request over a limit gets its error before CORS
+/// adds its headers), and `/metrics` on the API's address or its own.
+async fn attach_http(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
+    let (Some(settings), Some(metrics)) = (
+        rocket.state::<Settings>().cloned(),
+        rocket.state::<Arc<Metrics>>().cloned(),
+    ) else {
+        tracing::error!("the request fairing needs the settings and the metrics");
+        return Err(rocket);
+    };
+    let cors = match Cors::new(&settings.cors_origins) {
+        Ok(cors) => cors,
+        Err(e) => {
+            tracing::error!("{e}");
+            return Err(rocket);
+        }
+    };
+    let rocket = rocket
+        .attach(Requests::new(Limits::new(&settings), Arc::clone(&metrics)))
+        .attach(cors.clone())
+        .manage(cors);
+    match settings.metrics_address {
+        None => Ok(rocket.mount("/", metrics_routes())),
+        Some(address) => match metrics_server(&address, metrics) {
+            Ok(server) => Ok(rocket.attach(server)),
+            Err(e) => {
+                tracing::error!("ATELIER_METRICS_ADDRESS: {e}");
+                Err(rocket)
+            }
+        },
+    }
+}
+
+/// A second server, on `address`, that answers only `GET /metrics`, started
+/// once the API is up.
+fn metrics_server(address: &str, metrics: Arc<Metrics>) -> Result<AdHoc, String> {
+    use std::net::ToSocketAddrs;
+    let socket = address
+        .to_socket_addrs()
+        .map_err(|e| format!("{address:?} is not host:port: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{address:?} names no address"))?;
+    let figment = Figment::from(rocket::Config::default())
+        .merge(("address", socket.ip()))
+        .merge(("port", socket.port()))
+        .merge(("ident", false))
+        .merge(("log_level", "critical"))
+        .merge(("workers", 1));
+    Ok(AdHoc::on_liftoff("Metrics server", move |_| {
+        Box::pin(async move {
+            let server = rocket::custom(figment)
+                .manage(metrics)
+                .mount("/", metrics_routes())
+                .register("/", api_catchers());
+            rocket::tokio::spawn(async move {
+                if let Err(e) = server.launch().await {
+                    tracing::error!("the metrics server stopped: {e}");
+                }
+            });
+        })
+    }))
 }
 
 /// Rocket's `debug` log level writes out every request with its headers,
@@ -66,42 +145,93 @@ async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
     let settings = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
         Ok(settings) => settings,
         Err(e) => {
-            log::error!("database configuration: {e}");
+            tracing::error!("database configuration: {e}");
             return Err(rocket);
         }
     };
+    let (Some(metrics), Some(availability)) = (
+        rocket.state::<Arc<Metrics>>().cloned(),
+        rocket.state::<Availability>().cloned(),
+    ) else {
+        tracing::error!("the database pool needs the metrics and the availability");
+        return Err(rocket);
+    };
     if settings.naive {
+        metrics.on_scrape(move |m| {
+            m.db.up.set(i64::from(!availability.is_down()));
+            m.db.outages
+                .set(i64::try_from(availability.outages()).unwrap_or(i64::MAX));
+        });
         return Ok(rocket.attach(naive::fairing()));
     }
     let statements = rocket
         .state::<StatementCounter>()
         .cloned()
         .unwrap_or_default();
-    match Dispatcher::start(ReadPools::new(&settings, statements), settings.timeout) {
-        Ok(dispatcher) => Ok(rocket.manage(dispatcher)),
+    let pools = ReadPools::new(&settings, statements, availability, &metrics.db);
+    {
+        let pools = Arc::downgrade(&pools);
+        metrics.on_scrape(move |m| {
+            if let Some(pools) = pools.upgrade() {
+                m.db.up.set(i64::from(!pools.unreachable()));
+                m.db.outages
+                    .set(i64::try_from(pools.outages()).unwrap_or(i64::MAX));
+            }
+        });
+    }
+    match Dispatcher::start(pools, settings.timeout, metrics.db.clone()) {
+        Ok(dispatcher) => {
+            let stats = dispatcher.stats();
+            metrics.on_scrape(move |m| {
+                if let Some((waiting, in_use, idle)) = stats.read() {
+                    m.db.queue_depth
+                        .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+                    m.db.connections
+                        .with_label_values(&["in_use"])
+                        .set(i64::from(in_use));
+                    m.db.connections
+                        .with_label_values(&["idle"])
+                        .set(i64::from(idle));
+                }
+            });
+            Ok(rocket.manage(dispatcher))
+        }
         Err(e) => {
-            log::error!("starting the database threads: {e}");
+            tracing::error!("starting the database threads: {e}");
             Err(rocket)
         }
     }
 }
 
 async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
-    let (Some(settings), Some(anchors)) = (
+    let (Some(settings), Some(anchors), Some(metrics)) = (
         rocket.state::<Settings>().cloned(),
         rocket.state::<Arc<PageAnchors>>().cloned(),
+        rocket.state::<Arc<Metrics>>().cloned(),
     ) else {
-        log::error!("the response cache needs the settings and page anchors");
+        tracing::error!("the response cache needs the settings, page anchors and metrics");
         return Err(rocket);
     };
-    let cache = Arc::new(ResponseCache::new(&settings));
+    let cache = Arc::new(ResponseCache::new(&settings, metrics.cache.clone()));
+    {
+        let cache = Arc::downgrade(&cache);
+        metrics.on_scrape(move |m| {
+            if let Some(cache) = cache.upgrade() {
+                let (bytes, entries) = cache.size();
+                m.cache.bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                m.cache
+                    .entries
+                    .set(i64::try_from(entries).unwrap_or(i64::MAX));
+            }
+        });
+    }
     if settings.catalog_poll_ms > 0 {
         // The databases reads come from: the replicas, or the primary.
         let urls = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
             Ok(pool) if pool.replica_urls.is_empty() || pool.naive => vec![pool.url],
             Ok(pool) => pool.replica_urls,
             Err(e) => {
-                log::error!("database configuration: {e}");
+                tracing::error!("database configuration: {e}");
                 return Err(rocket);
             }
         };
@@ -112,6 +242,7 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
             &cache,
             &anchors,
             rocket::tokio::runtime::Handle::current(),
+            metrics,
         );
         // The first look happens before the first request, so deep pages are
         // fast from the start; later ones on the watcher's own thread.
@@ -122,8 +253,8 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
         .await;
         match watcher.map(Watcher::spawn) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => log::error!("starting the catalog watcher: {e}"),
-            Err(e) => log::error!("starting the catalog watcher: {e}"),
+            Ok(Err(e)) => tracing::error!("starting the catalog watcher: {e}"),
+            Err(e) => tracing::error!("starting the catalog watcher: {e}"),
         }
     }
     Ok(rocket.manage(cache))

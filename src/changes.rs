@@ -117,7 +117,7 @@ impl Listener {
                     let notification = notification?;
                     match Change::from_payload(&notification.payload) {
                         Some(change) => changes.push(change),
-                        None => log::debug!(
+                        None => tracing::debug!(
                             "change feed: ignoring the payload {:?}",
                             notification.payload
                         ),

@@ -4,7 +4,8 @@
 //! - `DATABASE_URL` (required), `DATABASE_POOL_SIZE`, `DATABASE_TIMEOUT`,
 //!   `DATABASE_MIN_IDLE`
 //! - `ROCKET_ADDRESS`, `ROCKET_PORT` (default 3000) and Rocket's other `ROCKET_*`
-//! - `ATELIER_CAMPUS` (default `hr-lax`) and the other [`Settings`]
+//! - `ATELIER_CAMPUS` (default `hr-lax`) and the other [`Settings`], among
+//!   them `ATELIER_LOG` and `ATELIER_LOG_FORMAT`
 //! - `DATABASE_NAIVE` (the benchmark's baseline path)
 //! - `ATELIER_ADMIN_TOKENS`, `ATELIER_ADMIN_POOL_SIZE`,
 //!   `ATELIER_ADMIN_DATABASE_URL` (the admin API) and `ATELIER_CHANGE_FEED`
@@ -58,6 +59,26 @@ pub struct Settings {
     /// Where the admin API writes; empty: `DATABASE_URL`. An instance that
     /// reads a replica points this at the primary.
     pub admin_database_url: String,
+    /// How long past its TTL a cached answer is still served, marked stale,
+    /// while the database cannot answer.
+    pub cache_stale_seconds: u64,
+    /// Origins whose scripts may read the answers: `*` (any), or a comma
+    /// list of origins such as `https://shop.example`.
+    pub cors_origins: String,
+    /// What is logged: a `tracing` filter (`info`, `warn,atelier=debug`,
+    /// ...), from `ATELIER_LOG`.
+    pub log_filter: String,
+    /// `text` (one readable line per event) or `json` (one object per line).
+    pub log_format: String,
+    /// A second address (`host:port`) that serves only `/metrics`; when set,
+    /// the API's own port does not serve it.
+    pub metrics_address: Option<String>,
+    /// The longest request target (path and query) accepted, in bytes; 414 beyond.
+    pub max_url_bytes: usize,
+    /// The most header bytes (names and values) a request may carry; 431 beyond.
+    pub max_header_bytes: usize,
+    /// The largest request body accepted, in bytes; 413 beyond.
+    pub max_body_bytes: u64,
 }
 
 /// How an instance learns that a product's styles, photos or skus changed.
@@ -88,6 +109,14 @@ impl Default for Settings {
             admin_tokens: String::new(),
             admin_pool_size: 2,
             admin_database_url: String::new(),
+            cache_stale_seconds: 3600,
+            cors_origins: "*".into(),
+            log_filter: "info".into(),
+            log_format: "text".into(),
+            metrics_address: None,
+            max_url_bytes: 4096,
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -143,7 +172,14 @@ pub fn figment(database_url: &str) -> Figment {
         .merge((db("pool_size"), default_pool_size()))
         .merge((db("timeout"), DEFAULT_POOL_TIMEOUT))
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
-        .merge(Env::prefixed("ATELIER_").global())
+        .merge(Env::prefixed("ATELIER_").ignore(&["LOG"]).global())
+        // Not `log`, which Rocket reads as the old name of its `log_level`.
+        .merge(
+            Env::raw()
+                .only(&["ATELIER_LOG"])
+                .map(|_| "log_filter".into())
+                .global(),
+        )
         // DATABASE_POOL_SIZE and friends, onto `databases.atelier.*`.
         .merge(
             Env::prefixed("DATABASE_")

@@ -15,7 +15,7 @@
 //! read from [`StatementCounter`].
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,17 +28,43 @@ use diesel::PgConnection;
 use rocket::{Build, Rocket};
 use rocket_sync_db_pools::Config;
 
+use crate::availability::Availability;
+
 /// The name of the database in Rocket's configuration (`databases.atelier`).
 pub const DATABASE_NAME: &str = "atelier";
 
-/// Total SQL statements started by every pooled connection of one app.
-#[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+/// What every pooled connection of one app counts: the SQL statements it
+/// started, and the queries that found it gone. Cloning shares the counts,
+/// which are the metrics' own (`metrics::DbMetrics`) when the app has them.
+#[derive(Debug, Clone)]
+pub struct StatementCounter {
+    statements: prometheus::IntCounter,
+    lost: prometheus::IntCounter,
+}
+
+impl Default for StatementCounter {
+    /// Counts of their own, in no registry.
+    fn default() -> Self {
+        let counter = |name: &str| {
+            prometheus::IntCounter::new(name, name)
+                .unwrap_or_else(|_| unreachable!("a valid metric name"))
+        };
+        StatementCounter {
+            statements: counter("statements"),
+            lost: counter("connections_lost"),
+        }
+    }
+}
 
 impl StatementCounter {
+    /// Counts into `statements` and `lost`.
+    pub fn new(statements: prometheus::IntCounter, lost: prometheus::IntCounter) -> Self {
+        StatementCounter { statements, lost }
+    }
+
     /// Statements started so far.
     pub fn total(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.statements.get()
     }
 }
 
@@ -107,14 +133,15 @@ impl ManageConnection for DbManager {
             .map_err(r2d2::Error::QueryError)?;
         let broken = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&broken);
-        let counter = Arc::clone(&self.statements.0);
+        let counter = self.statements.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
-            InstrumentationEvent::StartQuery { .. } => {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
+            InstrumentationEvent::StartQuery { .. } => counter.statements.inc(),
             InstrumentationEvent::FinishQuery {
                 error: Some(error), ..
-            } if is_connection_lost(error) => flag.store(true, Ordering::Relaxed),
+            } if is_connection_lost(error) => {
+                counter.lost.inc();
+                flag.store(true, Ordering::Relaxed)
+            }
             _ => {}
         });
         Ok(DbConnection { conn, broken })
@@ -180,14 +207,50 @@ impl PoolSettings {
 
 /// Builds a pool. Connections are opened in the background, not before
 /// start-up: the service starts (and answers 503) while the database is down,
-/// and recovers by itself when it is back.
-pub fn build_pool(settings: &PoolSettings, statements: StatementCounter) -> r2d2::Pool<DbManager> {
+/// and recovers by itself when it is back. A connection that cannot be
+/// opened marks the database down in `availability`.
+pub fn build_pool(
+    settings: &PoolSettings,
+    statements: StatementCounter,
+    availability: Availability,
+) -> r2d2::Pool<DbManager> {
     r2d2::Pool::builder()
         .max_size(settings.size)
         .min_idle(settings.min_idle)
-        .connection_timeout(settings.timeout)
+        // Every checkout gives its own timeout (`settings.timeout`); what
+        // this one sets is how long r2d2 waits, at most, between two tries
+        // at opening a connection (half of it), and so how long after the
+        // database is back the pool has its connections again.
+        .connection_timeout(crate::availability::PROBE_INTERVAL * 2)
         // Health is tracked by `has_broken`; a ping per checkout doubles the
         // round trips of a one-statement request. The naive path keeps it.
         .test_on_check_out(settings.naive)
+        .error_handler(Box::new(ConnectErrors {
+            url: settings.url.clone(),
+            availability,
+        }))
         .build_unchecked(DbManager::new(settings.url.clone(), statements))
+}
+
+/// What r2d2 does with a connection it could not open: instead of a log line
+/// per attempt (r2d2's default), the database is marked down, which is
+/// logged once per outage. A failed checkout ping (the naive path's) is a
+/// dead connection, not an unreachable database: it is dropped and replaced.
+#[derive(Debug)]
+struct ConnectErrors {
+    url: String,
+    availability: Availability,
+}
+
+impl r2d2::HandleError<r2d2::Error> for ConnectErrors {
+    fn handle_error(&self, error: r2d2::Error) {
+        match error {
+            r2d2::Error::ConnectionError(cause) => {
+                self.availability.connect_failed(&self.url, &cause)
+            }
+            r2d2::Error::QueryError(cause) => {
+                tracing::debug!("a pooled connection failed its check: {cause}")
+            }
+        }
+    }
 }

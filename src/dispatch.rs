@@ -31,6 +31,7 @@ use diesel::{PgConnection, QueryResult};
 use rocket::tokio::sync::oneshot;
 
 use crate::error::ApiError;
+use crate::metrics::DbMetrics;
 use crate::replicas::ReadPools;
 use crate::retry::{self, Attempt};
 
@@ -108,6 +109,9 @@ trait ErasedLane: Send {
     /// When the lookup at the head of its queue was queued, if one is.
     fn oldest_seq(&self) -> Option<u64>;
 
+    /// Lookups waiting in its queue.
+    fn queued(&self) -> usize;
+
     /// Takes a batch from the head of its queue: the job that answers it.
     fn take_batch(&mut self) -> Job;
 
@@ -124,6 +128,10 @@ impl<V: Clone + Send + 'static> ErasedLane for Lane<V> {
         self.queued.front().map(|w| w.seq)
     }
 
+    fn queued(&self) -> usize {
+        self.queued.len()
+    }
+
     fn take_batch(&mut self) -> Job {
         let kind = self.kind;
         let mut batch = drain_batch(&mut self.queued);
@@ -132,6 +140,11 @@ impl<V: Clone + Send + 'static> ErasedLane for Lane<V> {
             self.in_flight.entry(*id).or_default();
         }
         Box::new(move |shared: &Shared| {
+            shared
+                .metrics
+                .batch_size
+                .with_label_values(&[kind.name])
+                .observe(batch.len() as f64);
             let found = if ids.is_empty() {
                 Ok(Vec::new())
             } else {
@@ -282,6 +295,7 @@ struct Shared {
     work: Condvar,
     pools: Arc<ReadPools>,
     timeout: Duration,
+    metrics: DbMetrics,
 }
 
 impl Shared {
@@ -296,12 +310,14 @@ impl Shared {
     /// comes within the timeout.
     fn run<T>(&self, queries: impl Fn(&mut PgConnection) -> QueryResult<T>) -> Result<T, ApiError> {
         for _ in retry::attempts() {
-            let (mut conn, source) = self
-                .pools
-                .checkout(self.timeout)
-                .ok_or(ApiError::Unavailable)?;
+            let (mut conn, source) = self.pools.checkout(self.timeout, &self.metrics)?;
             match retry::classify(queries(&mut conn)) {
-                Attempt::Done(result) => return result,
+                Attempt::Done(result) => {
+                    if let Err(ApiError::Internal(_)) = &result {
+                        self.metrics.errors.with_label_values(&["query"]).inc();
+                    }
+                    return result;
+                }
                 // A replica that drops connections is skipped for a while.
                 Attempt::Retry => self.pools.mark_down(source),
             }
@@ -334,7 +350,7 @@ impl Shared {
             // one connection short; it costs the requests of that job only
             // (their answers are dropped: a 500 each).
             if std::panic::catch_unwind(AssertUnwindSafe(|| job(self))).is_err() {
-                log::error!("a database job panicked; its requests answer 500");
+                tracing::error!("a database job panicked; its requests answer 500");
             }
         }
     }
@@ -348,14 +364,21 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts a thread per connection of each of `pools`; a request that
-    /// gets no answer within `timeout` is answered 503.
-    pub fn start(pools: Arc<ReadPools>, timeout: Duration) -> std::io::Result<Self> {
+    /// gets no answer within `timeout` is answered 503, and so is every
+    /// request while no database it could read is reachable (see
+    /// `availability`).
+    pub fn start(
+        pools: Arc<ReadPools>,
+        timeout: Duration,
+        metrics: DbMetrics,
+    ) -> std::io::Result<Self> {
         let threads = pools.size();
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             work: Condvar::new(),
             pools,
             timeout,
+            metrics,
         });
         for n in 0..threads {
             let shared = Arc::clone(&shared);
@@ -373,6 +396,9 @@ impl Dispatcher {
         kind: &'static Kind<V>,
         id: i32,
     ) -> LookupResult<V> {
+        if self.shared.pools.unreachable() {
+            return Err(ApiError::Unavailable);
+        }
         let (reply, result) = oneshot::channel();
         self.submit(|pending| {
             let waiting = Waiting {
@@ -400,6 +426,9 @@ impl Dispatcher {
         F: Fn(&mut PgConnection) -> QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        if self.shared.pools.unreachable() {
+            return Err(ApiError::Unavailable);
+        }
         let (reply, result) = oneshot::channel();
         let job: Job = Box::new(move |shared: &Shared| {
             let _ = reply.send(shared.run(queries));
@@ -435,8 +464,38 @@ impl Dispatcher {
             Ok(Err(_)) => Err(ApiError::Internal(
                 "a database thread dropped a request unanswered".into(),
             )),
-            Err(_) => Err(ApiError::Unavailable),
+            Err(_) => {
+                self.shared
+                    .metrics
+                    .errors
+                    .with_label_values(&["timeout"])
+                    .inc();
+                Err(ApiError::Unavailable)
+            }
         }
+    }
+
+    /// What a scrape reads: the work waiting, and the pool's connections.
+    /// Held weakly, so the metrics do not keep the threads alive.
+    pub fn stats(&self) -> DispatcherStats {
+        DispatcherStats(Arc::downgrade(&self.shared))
+    }
+}
+
+/// The dispatcher's state as the metrics read it (see [`Dispatcher::stats`]).
+pub struct DispatcherStats(std::sync::Weak<Shared>);
+
+impl DispatcherStats {
+    /// Lookups and reads waiting for a thread, connections in use and idle;
+    /// `None` once the dispatcher is gone.
+    pub fn read(&self) -> Option<(usize, u32, u32)> {
+        let shared = self.0.upgrade()?;
+        let waiting = {
+            let pending = shared.lock();
+            pending.reads.len() + pending.lanes.iter().map(|l| l.queued()).sum::<usize>()
+        };
+        let (in_use, idle) = shared.pools.connections();
+        Some((waiting, in_use, idle))
     }
 }
 
@@ -632,7 +691,13 @@ mod tests {
             naive: false,
             replica_urls: Vec::new(),
         };
-        Dispatcher::start(ReadPools::new(&settings, statements), settings.timeout).unwrap()
+        let metrics = crate::metrics::Metrics::new().db;
+        Dispatcher::start(
+            ReadPools::new(&settings, statements, metrics.availability(), &metrics),
+            settings.timeout,
+            metrics,
+        )
+        .unwrap()
     }
 
     #[rocket::async_test]

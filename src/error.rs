@@ -1,11 +1,13 @@
 //! The one error type of the HTTP layer, and the JSON every error answers with.
 //!
-//! Policy, mapped once here: a missing row is 404, bad input is 400 (413 for
-//! a body over its limit), a missing or wrong admin token is 401 with
-//! `WWW-Authenticate`, a write that conflicts with the data is 409, a
+//! Policy, mapped once here: a missing row is 404, bad input is 400, a
+//! missing or wrong admin token is 401 with `WWW-Authenticate`, a method a
+//! path does not answer is 405 (with `Allow`), a write that conflicts with
+//! the data is 409, a request over a size limit is 413, 414 or 431, a
 //! database that cannot be reached (or a pool with no free connection) is
-//! 503, as is a write refused while an import runs (with `Retry-After`),
-//! anything else is 500 with the detail logged and never sent to the client.
+//! 503 with `Retry-After`, as is a write refused while an import runs,
+//! anything else is 500 with the detail logged, once, and never sent to the
+//! client.
 
 use std::io::Cursor;
 
@@ -41,7 +43,16 @@ pub enum ApiError {
     /// The write contradicts the data as it stands; the message says how.
     #[error("{0}")]
     Conflict(String),
-    /// The request body is larger than the configured limit.
+    /// The path exists, but not for this method; `allow` lists its methods.
+    #[error("this path answers only {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    /// The request target is longer than the limit, in bytes.
+    #[error("the URL is longer than the {0} bytes this service accepts")]
+    UriTooLong(usize),
+    /// The request's headers are larger than the limit, in bytes.
+    #[error("the request headers are larger than the {0} bytes this service accepts")]
+    HeadersTooLarge(usize),
+    /// The request body is larger than a limit; the message names it.
     #[error("{0}")]
     TooLarge(String),
     /// The database is down or every connection is busy.
@@ -66,6 +77,9 @@ impl ApiError {
             ApiError::NotFound(_) => Status::NotFound,
             ApiError::Unauthorized { .. } => Status::Unauthorized,
             ApiError::Conflict(_) => Status::Conflict,
+            ApiError::MethodNotAllowed { .. } => Status::MethodNotAllowed,
+            ApiError::UriTooLong(_) => Status::UriTooLong,
+            ApiError::HeadersTooLarge(_) => Status::RequestHeaderFieldsTooLarge,
             ApiError::TooLarge(_) => Status::PayloadTooLarge,
             ApiError::Unavailable | ApiError::RetryLater { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
@@ -160,33 +174,39 @@ impl<'r> Responder<'r, 'static> for JsonBody {
     }
 }
 
-/// Builds the JSON error response for `status` with `message`.
+/// Seconds a client is asked to wait before it tries a 503 again: the
+/// database probe looks more often than that (see `availability`).
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Builds the JSON error response for `status` with `message`; a 503 says
+/// when to try again.
 pub fn error_response(status: Status, message: &str) -> Response<'static> {
     // Serializing a struct of one string cannot fail; the fallback keeps the
     // answer well-formed JSON regardless.
     let body = serde_json::to_vec(&ErrorBody { error: message })
         .unwrap_or_else(|_| br#"{"error":"internal server error"}"#.to_vec());
-    Response::build()
+    let mut response = Response::build();
+    response
         .status(status)
         .header(json_content_type())
-        .sized_body(body.len(), Cursor::new(body))
-        .finalize()
+        .sized_body(body.len(), Cursor::new(body));
+    if status == Status::ServiceUnavailable {
+        response.header(Header::new("Retry-After", RETRY_AFTER_SECONDS));
+    }
+    response.finalize()
 }
 
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        match &self {
-            ApiError::Internal(detail) => {
-                log::error!("{} {}: {detail}", request.method(), request.uri())
-            }
-            ApiError::Unavailable => {
-                log::warn!(
-                    "{} {}: database unavailable",
-                    request.method(),
-                    request.uri()
-                )
-            }
-            _ => {}
+        // A 503 is not logged here: the request line shows it, and the
+        // database's state changes are logged once each (`availability`).
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(
+                request_id = crate::telemetry::request_id(request),
+                method = %request.method(),
+                uri = %request.uri(),
+                "internal error: {detail}"
+            );
         }
         let mut response = error_response(self.status(), &self.to_string());
         match self {
@@ -207,6 +227,9 @@ impl<'r> Responder<'r, 'static> for ApiError {
                 ..
             } => {
                 response.set_header(Header::new("Retry-After", retry_after_seconds.to_string()));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.set_header(Header::new("Allow", allow));
             }
             _ => {}
         }

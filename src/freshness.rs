@@ -7,6 +7,9 @@
 //! answers are at most one poll interval stale. Between polls, on the same
 //! connection, it hears which products' styles, photos or skus changed and
 //! drops only their answers (see `changes`), within a tick of the commit.
+//! It also counts, for the metrics, the changes and the products left
+//! without a stored `/styles` answer (at most once a minute: at full scale
+//! the count reads a million rows).
 //!
 //! Page anchors make deep pages cheap: the id of every 100th product, so
 //! `?page=200000&count=5` starts from an index seek to the nearest anchor and
@@ -23,11 +26,16 @@ use rocket::tokio::runtime::Handle;
 use crate::cache::ResponseCache;
 use crate::changes::{Change, Listener};
 use crate::config::ChangeFeed;
+use crate::metrics::Metrics;
 
 /// How often the watcher reads the changes its connection has heard of.
 /// Reading them costs no round trip (libpq has them buffered already), and
 /// each tick adds its length, at most, to the time a change takes to show.
 pub const CHANGES_TICK: Duration = Duration::from_millis(10);
+
+/// The least time between two counts of the products without a stored
+/// answer.
+const MISSING_RECOUNT: Duration = Duration::from_secs(60);
 
 /// Products between two page anchors.
 pub const ANCHOR_STRIDE: i64 = 100;
@@ -115,6 +123,7 @@ pub struct Watcher {
     anchors: Weak<PageAnchors>,
     /// The runtime the cache's futures run on.
     runtime: Handle,
+    metrics: Arc<Metrics>,
 }
 
 /// One database the watcher polls.
@@ -123,6 +132,13 @@ struct Watched {
     /// The connection, and how it hears of changes.
     conn: Option<(PgConnection, Listener)>,
     version: Option<String>,
+    /// Whether the last poll failed: a failure is logged when it starts and
+    /// when it ends, not once a poll through an outage.
+    failing: bool,
+    /// Whether the catalog changed since the products without an answer
+    /// were counted, and when they were.
+    recount: bool,
+    counted: Option<Instant>,
 }
 
 impl Watcher {
@@ -136,6 +152,7 @@ impl Watcher {
         cache: &Arc<ResponseCache>,
         anchors: &Arc<PageAnchors>,
         runtime: Handle,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Watcher {
             databases: urls
@@ -144,6 +161,9 @@ impl Watcher {
                     url,
                     conn: None,
                     version: None,
+                    failing: false,
+                    recount: true,
+                    counted: None,
                 })
                 .collect(),
             interval,
@@ -151,6 +171,7 @@ impl Watcher {
             cache: Arc::downgrade(cache),
             anchors: Arc::downgrade(anchors),
             runtime,
+            metrics,
         }
     }
 
@@ -161,7 +182,7 @@ impl Watcher {
             return false;
         };
         for watched in &mut self.databases {
-            watched.poll(self.feed, &cache, &anchors);
+            watched.poll(self.feed, &cache, &anchors, &self.metrics);
         }
         true
     }
@@ -217,7 +238,13 @@ impl Watcher {
 }
 
 impl Watched {
-    fn poll(&mut self, feed: ChangeFeed, cache: &ResponseCache, anchors: &PageAnchors) {
+    fn poll(
+        &mut self,
+        feed: ChangeFeed,
+        cache: &ResponseCache,
+        anchors: &PageAnchors,
+        metrics: &Metrics,
+    ) {
         if self.conn.is_none() {
             let connected = PgConnection::establish(&self.url)
                 .map_err(|e| e.to_string())
@@ -230,7 +257,7 @@ impl Watched {
                 // version, unknown, empties the cache below.
                 Ok(connected) => self.conn = Some(connected),
                 Err(e) => {
-                    log::debug!("catalog watcher: {e}");
+                    self.failed(&e);
                     return;
                 }
             }
@@ -242,20 +269,47 @@ impl Watched {
             if self.version.as_ref() != Some(&version) {
                 cache.clear();
                 anchors.reload(conn)?;
+                if self.version.is_some() {
+                    metrics.catalog_changes.inc();
+                }
                 self.version = Some(version);
+                self.recount = true;
+            }
+            if self.recount && self.counted.is_none_or(|t| t.elapsed() >= MISSING_RECOUNT) {
+                let missing = crate::answers::count_missing(conn)?;
+                metrics.missing_answers.set(missing);
+                self.recount = false;
+                self.counted = Some(Instant::now());
             }
             Ok(())
         });
-        if let Err(e) = outcome {
-            self.lost(&e);
+        match outcome {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                tracing::info!("catalog watcher: polling again");
+            }
+            Ok(()) => {}
+            Err(e) => self.lost(&e),
         }
     }
 
-    /// Reconnect next time; until then, answers are served as they are, and
-    /// whatever this database says then counts as a change.
+    /// Reconnect next time; until then, answers are served as they are
+    /// (through an outage too), and whatever this database says then counts
+    /// as a change: announcements sent meanwhile were not heard.
     fn lost(&mut self, error: &diesel::result::Error) {
-        log::warn!("catalog watcher: {error}");
+        self.failed(error);
         self.conn = None;
         self.version = None;
+    }
+
+    /// Logs a failure when it starts, not once a poll through an outage.
+    fn failed(&mut self, error: &dyn std::fmt::Display) {
+        if !self.failing {
+            self.failing = true;
+            tracing::warn!(
+                "catalog watcher: {}; answers are served as they are until it polls again",
+                error.to_string().trim_end()
+            );
+        }
     }
 }

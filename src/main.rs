@@ -10,7 +10,7 @@ use diesel::Connection;
 use atelier::answers::{self, RefreshScope};
 use atelier::generate::{self, GenerateOptions};
 use atelier::import::{self, ImportOptions, ImportReport, ProgressMode};
-use atelier::{admin, app, config, migrations};
+use atelier::{admin, app, config, migrations, telemetry};
 
 #[derive(Parser)]
 #[command(name = "atelier", version, about = "The Atelier Products API")]
@@ -264,9 +264,11 @@ fn migrate() -> anyhow::Result<String> {
 }
 
 fn serve() -> anyhow::Result<()> {
+    let figment = config::figment(&config::database_url()?);
+    let settings: config::Settings = figment.extract().context("reading the settings")?;
+    telemetry::init(&settings)?;
     let url = migrate()?;
     report_missing_answers(url.clone());
-    let figment = config::figment(&url);
     let workers = config::workers(&figment);
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -290,12 +292,14 @@ fn report_missing_answers(url: String) {
             .map_err(|e| e.to_string())
             .and_then(|mut conn| answers::count_missing(&mut conn).map_err(|e| e.to_string()));
         match counted {
-            Ok(0) => eprintln!("answers: every product has a stored /styles answer"),
-            Ok(n) => eprintln!(
+            Ok(0) => tracing::info!("answers: every product has a stored /styles answer"),
+            Ok(n) => tracing::warn!(
                 "answers: {n} products have no stored /styles answer and are answered from \
                  their rows; `atelier answers refresh --missing` stores them"
             ),
-            Err(e) => eprintln!("answers: counting the products without a stored answer: {e}"),
+            Err(e) => {
+                tracing::warn!("answers: counting the products without a stored answer: {e}")
+            }
         }
     });
 }

@@ -13,6 +13,7 @@ use rocket::fairing::Fairing;
 use rocket::{Build, Orbit, Rocket};
 use rocket_sync_db_pools::{database, PoolResult, Poolable};
 
+use crate::availability::Availability;
 use crate::db::{build_pool, DbConnection, DbManager, PoolSettings, StatementCounter};
 use crate::dispatch::{Kind, LookupResult};
 use crate::error::ApiError;
@@ -38,19 +39,29 @@ impl Poolable for DbConnection {
             .state::<StatementCounter>()
             .cloned()
             .unwrap_or_default();
-        Ok(build_pool(&settings, statements))
+        let availability = rocket.state::<Availability>().cloned().unwrap_or_default();
+        Ok(build_pool(&settings, statements, availability))
     }
 }
 
 /// Runs `queries` on a connection checked out of rocket_sync_db_pools' pool,
 /// again on another one while the connection turns out to be dead; 503 when
-/// no connection comes within the pool's timeout.
+/// no connection comes within the pool's timeout, or at once while the
+/// database is known to be unreachable.
 pub async fn read<T, F>(rocket: &Rocket<Orbit>, queries: F) -> Result<T, ApiError>
 where
     F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
     T: Send + 'static,
 {
+    let down = || {
+        rocket
+            .state::<Availability>()
+            .is_some_and(Availability::is_down)
+    };
     for _ in retry::attempts() {
+        if down() {
+            return Err(ApiError::Unavailable);
+        }
         let db = Db::get_one(rocket).await.ok_or(ApiError::Unavailable)?;
         let attempt = queries.clone();
         if let Attempt::Done(result) = retry::classify(db.run(move |c| attempt(c)).await) {

@@ -8,6 +8,10 @@
 //! query loses its connection; reads go elsewhere at once, so clients see no
 //! error. It is tried again once its pool has opened connections again in
 //! the background, or after [`DOWN_FOR`] at the latest.
+//!
+//! Each pool has its own [`Availability`]: a replica that cannot be reached
+//! is skipped until its probe connects again, and reads answer 503 at once
+//! only while no database they could come from is reachable.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,7 +19,10 @@ use std::time::{Duration, Instant};
 
 use diesel::r2d2::{self, PooledConnection};
 
+use crate::availability::Availability;
 use crate::db::{build_pool, DbManager, PoolSettings, StatementCounter};
+use crate::error::ApiError;
+use crate::metrics::DbMetrics;
 
 /// How long a replica that failed is skipped before it is tried again.
 pub const DOWN_FOR: Duration = Duration::from_secs(2);
@@ -24,6 +31,12 @@ pub const DOWN_FOR: Duration = Duration::from_secs(2);
 /// unreachable. Each replica's pool has a connection per database thread, so
 /// a checkout never waits for a busy connection, only for a new one.
 const REPLICA_CHECKOUT: Duration = Duration::from_millis(500);
+
+/// How long a checkout from the primary waits before it looks again whether
+/// the databases have been found unreachable meanwhile: a request that was
+/// already waiting for a connection when they went away answers 503 within
+/// this, not after the whole pool timeout.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(25);
 
 /// Which database a connection reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +48,7 @@ pub enum Source {
 
 struct Replica {
     pool: r2d2::Pool<DbManager>,
+    availability: Availability,
     /// Until when (milliseconds since `started`) it is skipped; 0: up.
     down_until_ms: AtomicU64,
 }
@@ -42,28 +56,41 @@ struct Replica {
 /// The pools reads are served from.
 pub struct ReadPools {
     primary: r2d2::Pool<DbManager>,
+    primary_availability: Availability,
     replicas: Vec<Replica>,
     next: AtomicUsize,
     started: Instant,
 }
 
 impl ReadPools {
-    /// The primary's pool and one per replica in `settings`, all counting
-    /// into `statements`. With replicas, the primary keeps no idle
-    /// connections: it is only the fallback.
-    pub fn new(settings: &PoolSettings, statements: StatementCounter) -> Arc<Self> {
+    /// The primary's pool, watched by `primary`, and one per replica in
+    /// `settings`, each watched by an availability of its own that counts
+    /// into `metrics`; all count statements into `statements`. With
+    /// replicas, the primary keeps no idle connections: it is only the
+    /// fallback.
+    pub fn new(
+        settings: &PoolSettings,
+        statements: StatementCounter,
+        primary: Availability,
+        metrics: &DbMetrics,
+    ) -> Arc<Self> {
         let replicas: Vec<Replica> = settings
             .replica_urls
             .iter()
-            .map(|url| Replica {
-                pool: build_pool(
-                    &PoolSettings {
-                        url: url.clone(),
-                        ..settings.clone()
-                    },
-                    statements.clone(),
-                ),
-                down_until_ms: AtomicU64::new(0),
+            .map(|url| {
+                let availability = metrics.availability();
+                Replica {
+                    pool: build_pool(
+                        &PoolSettings {
+                            url: url.clone(),
+                            ..settings.clone()
+                        },
+                        statements.clone(),
+                        availability.clone(),
+                    ),
+                    availability,
+                    down_until_ms: AtomicU64::new(0),
+                }
             })
             .collect();
         let primary_settings = if replicas.is_empty() {
@@ -75,7 +102,8 @@ impl ReadPools {
             }
         };
         Arc::new(ReadPools {
-            primary: build_pool(&primary_settings, statements),
+            primary: build_pool(&primary_settings, statements, primary.clone()),
+            primary_availability: primary,
             replicas,
             next: AtomicUsize::new(0),
             started: Instant::now(),
@@ -87,9 +115,44 @@ impl ReadPools {
         self.primary.max_size()
     }
 
-    /// A connection to the next replica that is up, or to the primary; `None`
-    /// when not even the primary gives one within `timeout`.
-    pub fn checkout(&self, timeout: Duration) -> Option<(PooledConnection<DbManager>, Source)> {
+    /// Whether no database reads could come from is reachable right now:
+    /// reads then answer 503 at once.
+    pub fn unreachable(&self) -> bool {
+        self.primary_availability.is_down()
+            && self.replicas.iter().all(|r| r.availability.is_down())
+    }
+
+    /// Outages of any of the databases since start-up.
+    pub fn outages(&self) -> u64 {
+        self.replicas
+            .iter()
+            .map(|r| r.availability.outages())
+            .sum::<u64>()
+            + self.primary_availability.outages()
+    }
+
+    /// Connections in use and idle, over every pool.
+    pub fn connections(&self) -> (u32, u32) {
+        std::iter::once(&self.primary)
+            .chain(self.replicas.iter().map(|r| &r.pool))
+            .map(|pool| pool.state())
+            .fold((0, 0), |(in_use, idle), state| {
+                (
+                    in_use + state.connections - state.idle_connections,
+                    idle + state.idle_connections,
+                )
+            })
+    }
+
+    /// A connection to the next replica that is up, or to the primary; 503
+    /// when not even the primary gives one within `timeout`, or as soon as
+    /// every database is known to be unreachable.
+    pub fn checkout(
+        &self,
+        timeout: Duration,
+        metrics: &DbMetrics,
+    ) -> Result<(PooledConnection<DbManager>, Source), ApiError> {
+        let deadline = Instant::now() + timeout;
         let count = self.replicas.len();
         if count > 0 {
             let first = self.next.fetch_add(1, Ordering::Relaxed);
@@ -102,19 +165,28 @@ impl ReadPools {
                 match replica.pool.get_timeout(REPLICA_CHECKOUT.min(timeout)) {
                     Ok(conn) => {
                         replica.down_until_ms.store(0, Ordering::Relaxed);
-                        return Some((conn, Source::Replica(index)));
+                        return Ok((conn, Source::Replica(index)));
                     }
                     Err(e) => {
-                        log::warn!("replica {index} is unreachable, reading elsewhere: {e}");
+                        tracing::warn!("replica {index} is unreachable, reading elsewhere: {e}");
                         self.mark_down(Source::Replica(index));
                     }
                 }
             }
         }
-        self.primary
-            .get_timeout(timeout)
-            .ok()
-            .map(|conn| (conn, Source::Primary))
+        loop {
+            if self.primary_availability.is_down() {
+                return Err(ApiError::Unavailable);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                metrics.errors.with_label_values(&["timeout"]).inc();
+                return Err(ApiError::Unavailable);
+            }
+            if let Ok(conn) = self.primary.get_timeout(left.min(CHECKOUT_SLICE)) {
+                return Ok((conn, Source::Primary));
+            }
+        }
     }
 
     /// Skips `source` for [`DOWN_FOR`] (nothing for the primary, which is
@@ -128,9 +200,12 @@ impl ReadPools {
         }
     }
 
-    /// Up, or down but with connections again (its pool reconnects by
-    /// itself), or down for long enough to try again.
+    /// Reachable, and up, or down but with connections again (its pool
+    /// reconnects by itself), or down for long enough to try again.
     fn worth_trying(&self, replica: &Replica) -> bool {
+        if replica.availability.is_down() {
+            return false;
+        }
         let until = replica.down_until_ms.load(Ordering::Relaxed);
         until == 0 || self.elapsed_ms() >= until || replica.pool.state().idle_connections > 0
     }

@@ -1,16 +1,20 @@
 //! The HTTP surface: the four endpoints of the Atelier contract, `/health`,
-//! `/openapi.json` and the JSON catchers. Each handler parses its input,
+//! `/ready`, `/metrics`, `/openapi.json` and the JSON catchers. Each handler parses its input,
 //! reads what it needs in one statement (`Api::read`, or `Api::lookup`, which
 //! answers concurrent lookups of one kind together), and builds the view; the
 //! answer goes through the response cache (`Api::respond`).
 
-use rocket::http::Status;
-use rocket::{catch, catchers, get, routes, Catcher, Request, Route};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocket::http::{ContentType, Status};
+use rocket::{catch, catchers, get, routes, Catcher, Request, Route, State};
 
 use crate::api::Api;
 use crate::cache::{CachedResponse, ProductAnswer};
 use crate::catalog::{self, Page};
 use crate::error::{error_response, ApiError, JsonBody};
+use crate::metrics::Metrics;
 use crate::views::{ProductDetailView, ProductView};
 
 /// Products per page when `count` is not given.
@@ -43,6 +47,19 @@ pub fn parse_id(what: &str, segment: &str) -> Result<i32, ApiError> {
     match segment.parse::<i32>() {
         Ok(id) if id > 0 => Ok(id),
         _ => Err(invalid()),
+    }
+}
+
+/// The one value of query parameter `name`, if given: given twice, it is
+/// ambiguous, so 400.
+fn once<'a>(name: &str, values: &[&'a str]) -> Result<Option<&'a str>, ApiError> {
+    match values {
+        [] => Ok(None),
+        [value] => Ok(Some(value)),
+        _ => Err(ApiError::BadRequest(format!(
+            "{name} must be given at most once, got it {} times",
+            values.len()
+        ))),
     }
 }
 
@@ -83,11 +100,11 @@ fn product_not_found(id: ProductId) -> ApiError {
 /// `GET /products?page&count`: one page of products ordered by id.
 #[get("/products?<page>&<count>")]
 pub async fn list_products(
-    page: Option<&str>,
-    count: Option<&str>,
+    page: Vec<&str>,
+    count: Vec<&str>,
     api: Api<'_>,
 ) -> Result<CachedResponse, ApiError> {
-    let page = parse_page(page, count)?;
+    let page = parse_page(once("page", &page)?, once("count", &count)?)?;
     api.respond(async {
         let anchors = api.anchors();
         let rows = api
@@ -150,6 +167,39 @@ pub fn health() -> JsonBody {
     JsonBody(br#"{"status":"ok"}"#.to_vec())
 }
 
+/// How long `/ready` waits for the database before it answers 503: a
+/// readiness probe gives up after a second by default.
+const READY_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// `GET /ready`: 200 while the service can read its catalog (one row of
+/// `product`, through the pool like any request), 503 otherwise: at once
+/// while the database is known to be down, else after [`READY_TIMEOUT`].
+#[get("/ready")]
+pub async fn ready(api: Api<'_>) -> Result<JsonBody, ApiError> {
+    let read = api.read(|c| {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT 1 FROM product LIMIT 1").execute(c)
+    });
+    match rocket::tokio::time::timeout(READY_TIMEOUT, read).await {
+        Ok(Ok(_)) => Ok(JsonBody(br#"{"status":"ready"}"#.to_vec())),
+        // A catalog that cannot be read (a missing table, say) is a reason
+        // not to send traffic here, not an error of this request.
+        Ok(Err(ApiError::Internal(detail))) => {
+            tracing::warn!("not ready: the catalog cannot be read: {detail}");
+            Err(ApiError::Unavailable)
+        }
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(ApiError::Unavailable),
+    }
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format (see
+/// `metrics`); served on `ATELIER_METRICS_ADDRESS` instead when that is set.
+#[get("/metrics")]
+pub fn metrics(metrics: &State<Arc<Metrics>>) -> (ContentType, String) {
+    (crate::metrics::content_type(), metrics.render())
+}
+
 /// `GET /openapi.json`: the contract as OpenAPI 3.0.3, converted from
 /// `docs/openapi.yaml` by build.rs, so the served document cannot drift from
 /// the one the contract tests check answers against.
@@ -166,8 +216,14 @@ pub fn api_routes() -> Vec<Route> {
         get_product_styles,
         get_related_products,
         health,
+        ready,
         openapi
     ]
+}
+
+/// The route of `GET /metrics`, mounted on the API's address or its own.
+pub fn metrics_routes() -> Vec<Route> {
+    routes![metrics]
 }
 
 /// The client-facing sentence for a status no handler answered itself.
@@ -180,6 +236,7 @@ fn catcher_message(status: Status, request: &Request<'_>) -> String {
             request.uri().path()
         ),
         405 => "only GET and HEAD are supported".into(),
+        413 => "the request body is too large".into(),
         503 => "the database is unavailable or busy; try again shortly".into(),
         500 => "internal server error".into(),
         _ => status.reason_lossy().to_lowercase(),
@@ -188,15 +245,23 @@ fn catcher_message(status: Status, request: &Request<'_>) -> String {
 
 /// Answers every status Rocket raises itself (no route, a failed guard,
 /// a panic) with the contract's JSON error body. Rocket's 422 for an
-/// unparsable request becomes the contract's 400.
+/// unparsable request becomes the contract's 400; its 400 for a method it
+/// does not know, on a path the service serves, becomes that path's 405.
 #[catch(default)]
-fn json_catcher(status: Status, request: &Request<'_>) -> JsonCaught {
+fn json_catcher(status: Status, request: &Request<'_>) -> Result<JsonCaught, ApiError> {
     let status = if status == Status::UnprocessableEntity {
         Status::BadRequest
     } else {
         status
     };
-    JsonCaught(status, catcher_message(status, request))
+    // A request Rocket could not parse is routed nowhere; one whose target
+    // survived (an unparsable one becomes `/`) failed on its method.
+    if status == Status::BadRequest && request.route().is_none() && request.uri().path() != "/" {
+        if let Some(allow) = crate::methods::allow_for(request) {
+            return Err(ApiError::MethodNotAllowed { allow });
+        }
+    }
+    Ok(JsonCaught(status, catcher_message(status, request)))
 }
 
 /// A catcher's answer: a status and a sentence.

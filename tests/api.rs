@@ -497,6 +497,14 @@ async fn invalid_pages_are_400() {
             "/products?count=ten&page=1",
             "count must be an integer from 1 to 1000, got \"ten\"",
         ),
+        (
+            "/products?page=null&page=null",
+            "page must be given at most once, got it 2 times",
+        ),
+        (
+            "/products?page=1&count=5&count=6",
+            "count must be given at most once, got it 2 times",
+        ),
     ];
     for (uri, message) in cases {
         let (status, body) = get(&client, uri).await;
@@ -518,18 +526,46 @@ async fn unknown_paths_and_methods_are_json_errors() {
     let (status, _) = get(&client, "/products/1/styles/extra").await;
     assert_eq!(status, Status::NotFound);
 
-    for request in [
-        client.post("/products"),
-        client.put("/products/1"),
-        client.delete("/products/1/styles"),
+    // Other methods on an unknown path are 404 too.
+    let response = client.post("/nope").dispatch().await;
+    assert_eq!(response.status(), Status::NotFound);
+}
+
+#[rocket::async_test]
+async fn other_methods_on_known_paths_are_405_with_allow() {
+    let db = TestDb::with_fixtures();
+    let client = common::client(&db).await;
+    for uri in [
+        "/products",
+        "/products?page=2",
+        "/products/1",
+        "/products/1/styles",
+        "/products/abc/related",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/openapi.json",
     ] {
-        let response = request.dispatch().await;
-        assert_eq!(response.status(), Status::NotFound);
-        let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
-        assert!(body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("no resource at /products"));
+        for request in [
+            client.post(uri),
+            client.put(uri),
+            client.delete(uri),
+            client.patch(uri),
+        ] {
+            let response = request.dispatch().await;
+            assert_eq!(response.status(), Status::MethodNotAllowed, "{uri}");
+            assert_eq!(
+                response.headers().get_one("Allow"),
+                Some("GET, HEAD, OPTIONS"),
+                "{uri}"
+            );
+            let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
+            assert_eq!(
+                body,
+                error("this path answers only GET, HEAD, OPTIONS"),
+                "{uri}"
+            );
+        }
     }
 }
 

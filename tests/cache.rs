@@ -283,3 +283,45 @@ async fn the_naive_path_answers_the_same() {
         assert_eq!(a.into_string().await, b.into_string().await, "{uri}");
     }
 }
+
+/// Past its TTL, an answer is loaded again by one request while the others
+/// get the old one at once, marked stale, instead of waiting behind it.
+#[rocket::async_test]
+async fn past_its_ttl_one_request_reloads_and_the_others_get_the_old_answer() {
+    use rocket::futures::future::join;
+
+    let db = TestDb::with_fixtures();
+    let client = common::client_with(&db.url, &[("cache_ttl_seconds", json!(1))]).await;
+    let first = client.get("/products/1").dispatch().await;
+    assert_eq!(first.headers().get_one("Warning"), None);
+    let old = first.into_string().await.unwrap();
+    rocket::tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // The reload waits on a lock until the other request has its answer.
+    let lock = common::ProductLock::take(&db);
+    let reload = async {
+        let response = client.get("/products/1").dispatch().await;
+        (
+            response.headers().get_one("Warning").map(String::from),
+            response.into_string().await.unwrap(),
+        )
+    };
+    let meanwhile = async {
+        common::until_a_lock_is_waited_on(&db).await;
+        let started = Instant::now();
+        let response = client.get("/products/1").dispatch().await;
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(
+            response.headers().get_one("Warning"),
+            Some("110 - \"Response is Stale\"")
+        );
+        assert!(response.headers().get_one("Age").is_some());
+        assert_eq!(response.into_string().await.unwrap(), old);
+        lock.release_soon().await;
+    };
+    let ((warning, body), ()) = join(reload, meanwhile).await;
+    assert_eq!(warning, None, "the reloading request gets the fresh answer");
+    assert_eq!(body, old);
+    let after = client.get("/products/1").dispatch().await;
+    assert_eq!(after.headers().get_one("Warning"), None);
+}

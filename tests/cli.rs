@@ -520,7 +520,8 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
     );
     assert!(String::from_utf8_lossy(&made.stderr).contains("shown only now and stored nowhere"));
 
-    // Logging everything Rocket logs, into files read at the end.
+    // Logging everything Rocket and the service log, into files read at
+    // the end.
     let logs = std::env::temp_dir().join(format!("atelier-cli-admin-{}", std::process::id()));
     std::fs::create_dir_all(&logs).unwrap();
     let port = free_port();
@@ -531,6 +532,7 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
             .env("ROCKET_PORT", port.to_string())
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_LOG_LEVEL", "debug")
+            .env("ATELIER_LOG", "trace")
             .env("ATELIER_ADMIN_TOKENS", entry)
             .stdout(std::fs::File::create(logs.join("stdout")).unwrap())
             .stderr(std::fs::File::create(logs.join("stderr")).unwrap())
@@ -576,7 +578,14 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
         logged.push_str(&std::fs::read_to_string(logs.join(file)).unwrap());
     }
     let _ = std::fs::remove_dir_all(&logs);
-    assert!(logged.contains("PATCH /admin/styles/1"), "{logged}");
+    assert!(
+        logged.contains("method=PATCH uri=/admin/styles/1 status=401"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains("method=PATCH uri=/admin/styles/1 status=200"),
+        "{logged}"
+    );
     assert!(
         logged.contains("`debug` would log the admin API's tokens"),
         "{logged}"

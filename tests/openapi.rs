@@ -82,7 +82,8 @@ struct Expect<'a> {
     path: Option<&'a str>,
     status: Status,
     if_none_match: Option<&'a str>,
-    post: bool,
+    /// The method, lower case as the document keys it.
+    method: &'a str,
 }
 
 impl<'a> Expect<'a> {
@@ -92,7 +93,7 @@ impl<'a> Expect<'a> {
             path,
             status,
             if_none_match: None,
-            post: false,
+            method: "get",
         }
     }
 }
@@ -135,18 +136,24 @@ impl Contract {
         }
     }
 
-    /// The response the document gives for `status` of `GET path`, or the
-    /// `NotFound` response for a URI no path matches.
-    fn response(&self, path: Option<&str>, status: Status) -> Result<&Value, String> {
+    /// The response the document gives for `status` of `METHOD path`, or
+    /// the `NotFound` response for a URI no path matches.
+    fn response(&self, path: Option<&str>, method: &str, status: Status) -> Result<&Value, String> {
         let response = match path {
             Some(path) => {
-                let operation = &self.document["paths"][path]["get"];
+                let operation = self.resolve(&self.document["paths"][path][method]);
+                if !operation.is_object() && status == Status::MethodNotAllowed {
+                    // A method the path does not list.
+                    return Ok(
+                        self.resolve(&self.document["components"]["responses"]["MethodNotAllowed"])
+                    );
+                }
                 if !operation.is_object() {
-                    return Err(format!("the document has no GET {path}"));
+                    return Err(format!("the document has no {method} {path}"));
                 }
                 operation["responses"]
                     .get(status.code.to_string())
-                    .ok_or_else(|| format!("GET {path} does not document {status}"))?
+                    .ok_or_else(|| format!("{method} {path} does not document {status}"))?
             }
             None => &self.document["components"]["responses"]["NotFound"],
         };
@@ -190,11 +197,12 @@ impl Contract {
     ) -> Checked {
         let uri = expect.uri;
         let mut fail = |what: String| failures.push(format!("{uri}: {what}"));
-        let mut request = if expect.post {
-            client.post(uri)
-        } else {
-            client.get(uri)
-        };
+        let method = expect
+            .method
+            .to_ascii_uppercase()
+            .parse::<rocket::http::Method>()
+            .unwrap();
+        let mut request = client.req(method, uri);
         if let Some(tag) = expect.if_none_match {
             request = request.header(Header::new("If-None-Match", tag.to_string()));
         }
@@ -222,7 +230,7 @@ impl Contract {
                 expect.status
             ));
         }
-        let documented = match self.response(expect.path, status) {
+        let documented = match self.response(expect.path, expect.method, status) {
             Ok(documented) => documented,
             Err(e) => {
                 fail(e);
@@ -408,14 +416,53 @@ async fn errors_match_the_document() {
             .check(&client, Expect::get(uri, *path, *status), &mut failures)
             .await;
     }
-    // Other methods answer the document's NotFound.
+    // Other methods answer as the document says: 405, and 204 for OPTIONS;
+    // on an unknown path, 404.
+    for (method, status) in [
+        ("post", Status::MethodNotAllowed),
+        ("put", Status::MethodNotAllowed),
+        ("delete", Status::MethodNotAllowed),
+        ("patch", Status::MethodNotAllowed),
+        ("options", Status::NoContent),
+    ] {
+        for (uri, path) in [
+            ("/products", "/products"),
+            ("/products/1", "/products/{product_id}"),
+            ("/products/1/styles", "/products/{product_id}/styles"),
+            ("/products/1/related", "/products/{product_id}/related"),
+            ("/health", "/health"),
+            ("/ready", "/ready"),
+            ("/metrics", "/metrics"),
+            ("/openapi.json", "/openapi.json"),
+        ] {
+            contract
+                .check(
+                    &client,
+                    Expect {
+                        method,
+                        ..Expect::get(uri, Some(path), status)
+                    },
+                    &mut failures,
+                )
+                .await;
+        }
+    }
     contract
         .check(
             &client,
             Expect {
-                post: true,
-                ..Expect::get("/products", None, Status::NotFound)
+                method: "post",
+                ..Expect::get("/nope", None, Status::NotFound)
             },
+            &mut failures,
+        )
+        .await;
+    // Over a size limit.
+    let long = format!("/products/1?{}", "a".repeat(5000));
+    contract
+        .check(
+            &client,
+            Expect::get(&long, Some("/products/{product_id}"), Status::UriTooLong),
             &mut failures,
         )
         .await;
@@ -457,6 +504,13 @@ async fn an_unreachable_database_matches_the_document() {
             &mut failures,
         )
         .await;
+    contract
+        .check(
+            &client,
+            Expect::get("/ready", Some("/ready"), Status::ServiceUnavailable),
+            &mut failures,
+        )
+        .await;
     assert_no_failures(&failures);
 }
 
@@ -475,7 +529,7 @@ async fn the_document_is_served_as_openapi_3_0_json() {
         "/health",
         "/openapi.json",
     ] {
-        let ok = contract.response(Some(path), Status::Ok).unwrap();
+        let ok = contract.response(Some(path), "get", Status::Ok).unwrap();
         assert!(
             ok["content"]["application/json"]["schema"].is_object(),
             "GET {path}: no JSON schema for 200"

@@ -1,9 +1,12 @@
 # The tools tests/deploy.rs checks the deployment kit with (sourced by
 # scripts/test.sh): nginx (`nginx -t`), packer (`packer validate`) and
-# systemd's `systemd-analyze verify`, all from Debian's packages.
+# systemd's `systemd-analyze verify`, and the one tests/telemetry.rs checks
+# /metrics with (`promtool check metrics`, in the prometheus package), all
+# from Debian's packages.
 #
-# Installing nginx must not leave a server on port 80 behind: the test runs
-# nginx only as `nginx -t` on a copy of the config in a temporary directory.
+# Installing nginx or prometheus must not leave a server behind: the tests
+# run nginx only as `nginx -t` on a copy of the config in a temporary
+# directory, and of prometheus only promtool.
 
 deploy_tools_as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -16,6 +19,7 @@ ensure_deploy_tools() {
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   command -v packer >/dev/null 2>&1 || missing+=(packer)
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   [ ${#missing[@]} -gt 0 ] || return 0
 
   for package in "${missing[@]}"; do
@@ -49,5 +53,9 @@ ensure_deploy_tools() {
     elif [ -s /run/nginx.pid ]; then
       deploy_tools_as_root /usr/sbin/nginx -s quit || true
     fi
+  fi
+  # The same for the Prometheus server (port 9090); only promtool is wanted.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    deploy_tools_as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
   fi
 }

@@ -93,7 +93,7 @@ start_server() {
     echo "something already answers on port $PORT: stop it or set LOADTEST_PORT" >&2
     exit 1
   fi
-  env ROCKET_LOG_LEVEL=critical ROCKET_PORT="$PORT" "$@" "$BIN" serve > "${LOGDIR:-/tmp}/server-$name.log" 2>&1 &
+  env ROCKET_LOG_LEVEL=critical ATELIER_LOG=warn ROCKET_PORT="$PORT" "$@" "$BIN" serve > "${LOGDIR:-/tmp}/server-$name.log" 2>&1 &
   SERVER_PID=$!
   SERVER_SETTINGS="$*"
   for _ in $(seq 100); do

@@ -38,7 +38,7 @@ done
 echo "==> starting the server under valgrind"
 stop_server
 # shellcheck disable=SC2086 # SERVER_ENV is a list of VAR=value words
-env ROCKET_LOG_LEVEL=critical ROCKET_PORT="$PORT" ROCKET_WORKERS=2 DATABASE_URL="$DATABASE_URL" ${SERVER_ENV:-} \
+env ROCKET_LOG_LEVEL=critical ATELIER_LOG=warn ROCKET_PORT="$PORT" ROCKET_WORKERS=2 DATABASE_URL="$DATABASE_URL" ${SERVER_ENV:-} \
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$LOGDIR/callgrind.%p" \
   "$BIN" serve > "$LOGDIR/server.log" 2>&1 &
 SERVER_PID=$!

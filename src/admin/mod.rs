@@ -48,13 +48,13 @@ pub struct AdminState {
 /// which entry is wrong, if the tokens cannot be read.
 pub async fn attach(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
     let Some(settings) = rocket.state::<Settings>().cloned() else {
-        log::error!("the admin API needs the settings");
+        tracing::error!("the admin API needs the settings");
         return Err(rocket);
     };
     let tokens = match AdminTokens::parse(&settings.admin_tokens) {
         Ok(tokens) => tokens,
         Err(e) => {
-            log::error!("{e}");
+            tracing::error!("{e}");
             return Err(rocket);
         }
     };
@@ -64,7 +64,7 @@ pub async fn attach(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     let reads = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
         Ok(settings) => settings,
         Err(e) => {
-            log::error!("database configuration: {e}");
+            tracing::error!("database configuration: {e}");
             return Err(rocket);
         }
     };
@@ -81,7 +81,7 @@ pub async fn attach(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
         replica_urls: Vec::new(),
         naive: false,
     };
-    log::info!(
+    tracing::info!(
         "admin API: tokens {:?}, {} connections",
         tokens.names().collect::<Vec<_>>(),
         pool.size
@@ -89,7 +89,16 @@ pub async fn attach(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     let state = AdminState {
         tokens,
         // Its statements are not the public routes': a counter of its own.
-        pool: build_pool(&pool, StatementCounter::default()),
+        // Its connections that cannot be opened count with the others';
+        // its own availability, since a primary down for writes says
+        // nothing of the replicas reads come from.
+        pool: build_pool(
+            &pool,
+            StatementCounter::default(),
+            rocket
+                .state::<std::sync::Arc<crate::metrics::Metrics>>()
+                .map_or_else(Default::default, |metrics| metrics.db.availability()),
+        ),
         timeout: pool.timeout,
     };
     Ok(rocket.manage(state).mount("/admin", admin_routes()))

@@ -71,7 +71,7 @@ pub fn render_styles_answers(
         }
         write_answers(&mut conn, &queues, batches.len())
     })?;
-    log::debug!(
+    tracing::debug!(
         "rendered {written} styles answers in {:?}",
         started.elapsed()
     );

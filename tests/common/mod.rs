@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fixtures;
+pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -103,9 +104,12 @@ impl Drop for TestDb {
     }
 }
 
-/// The real application on `database_url`, with `overrides` (figment key,
-/// value) on top of the defaults.
-pub async fn client_with(database_url: &str, overrides: &[(&str, serde_json::Value)]) -> Client {
+/// The configuration of the application the tests run on `database_url`,
+/// with `overrides` (figment key, value) on top of the defaults.
+pub fn test_figment(
+    database_url: &str,
+    overrides: &[(&str, serde_json::Value)],
+) -> rocket::figment::Figment {
     // Nothing connects in the background (connections on demand, no catalog
     // watcher unless a test asks): a test process that exits while a thread
     // is still connecting can crash in OpenSSL's exit handlers.
@@ -116,7 +120,13 @@ pub async fn client_with(database_url: &str, overrides: &[(&str, serde_json::Val
     for (key, value) in overrides {
         figment = figment.merge((*key, value.clone()));
     }
-    Client::untracked(app::build(figment))
+    figment
+}
+
+/// The real application on `database_url`, with `overrides` (figment key,
+/// value) on top of the defaults.
+pub async fn client_with(database_url: &str, overrides: &[(&str, serde_json::Value)]) -> Client {
+    Client::untracked(app::build(test_figment(database_url, overrides)))
         .await
         .expect("a valid Rocket application")
 }

@@ -1,0 +1,194 @@
+//! Cross-origin reads from browsers (CORS): which origins' scripts may read
+//! the answers (`ATELIER_CORS_ORIGINS`: any, by default, the catalog being
+//! public and read-only; or a list), the headers every answer carries for
+//! them, and the answer to a preflight `OPTIONS`.
+//!
+//! A small fairing rather than `rocket_cors`: its fairing parses and formats
+//! its headers on every response, where here every header value is made once
+//! at start-up, so a cached hit pays one header insertion (two with an
+//! `Origin`), and the preflight routes are the ones `methods` makes for each
+//! path, which also answer `Allow`.
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{Header, Status};
+use rocket::{Request, Response};
+
+/// Headers a script may send cross-origin beyond the CORS-safelisted ones:
+/// `Authorization` (front ends written for the live API send one),
+/// `If-None-Match` (revalidation), `Content-Type` (for JSON bodies) and
+/// `X-Request-Id` (tracing a request through). Lower case, as browsers send
+/// them in `Access-Control-Request-Headers`.
+pub const ALLOWED_HEADERS: [&str; 4] = [
+    "authorization",
+    "if-none-match",
+    "content-type",
+    "x-request-id",
+];
+
+/// Headers scripts may read besides the safelisted ones.
+const EXPOSED_HEADERS: &str = "ETag, X-Request-Id";
+
+/// How long a browser may keep a preflight's answer, in seconds (Chromium
+/// keeps at most two hours, Firefox a day).
+const MAX_AGE: &str = "86400";
+
+/// Which origins may read the answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origins {
+    /// Any origin: `Access-Control-Allow-Origin: *`.
+    Any,
+    /// Only these (scheme, host and port, as browsers send `Origin`); the
+    /// answer names the origin and says it varies with `Origin`.
+    Listed(Vec<&'static str>),
+}
+
+/// The CORS policy of one application, its header values made once.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    origins: Origins,
+}
+
+impl Cors {
+    /// The policy `setting` describes: `*`, or origins separated by commas.
+    pub fn new(setting: &str) -> Result<Self, String> {
+        let listed: Vec<&str> = setting
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .collect();
+        if listed.is_empty() || listed == ["*"] {
+            return Ok(Cors {
+                origins: Origins::Any,
+            });
+        }
+        let mut origins = Vec::new();
+        for origin in listed {
+            let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && origin.bytes().all(|b| b.is_ascii_graphic() && b != b',');
+            if !valid {
+                return Err(format!(
+                    "ATELIER_CORS_ORIGINS: {origin:?} is not an origin such as https://shop.example \
+                     (scheme, host, optional port, no path), nor *"
+                ));
+            }
+            // Kept for the life of the process: answers name them by reference.
+            origins.push(&*Box::leak(origin.to_ascii_lowercase().into_boxed_str()));
+        }
+        Ok(Cors {
+            origins: Origins::Listed(origins),
+        })
+    }
+
+    /// The `Access-Control-Allow-Origin` for a request from `origin`.
+    fn allowed(&self, origin: Option<&str>) -> Option<&'static str> {
+        match &self.origins {
+            Origins::Any => Some("*"),
+            Origins::Listed(listed) => {
+                let origin = origin?;
+                listed
+                    .iter()
+                    .copied()
+                    .find(|allowed| allowed.eq_ignore_ascii_case(origin))
+            }
+        }
+    }
+
+    /// The CORS headers of an answer to `request`.
+    fn apply(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        let origin = request.headers().get_one("Origin");
+        if let Origins::Listed(_) = self.origins {
+            response.adjoin_header(Header::new("Vary", "Origin"));
+        }
+        if let Some(allowed) = self.allowed(origin) {
+            response.set_header(Header::new("Access-Control-Allow-Origin", allowed));
+            // Only a script can read headers, and only one of another origin
+            // needs telling which.
+            if origin.is_some() {
+                response.set_header(Header::new(
+                    "Access-Control-Expose-Headers",
+                    EXPOSED_HEADERS,
+                ));
+            }
+        }
+    }
+
+    /// The answer to `OPTIONS` on a path that answers `methods`: 204 with
+    /// `Allow`, and for a preflight from an allowed origin the methods, the
+    /// headers asked for that are allowed, and how long to keep it. A
+    /// header asked for that is not allowed is left out, so the browser
+    /// refuses the request rather than the service.
+    pub fn preflight<'r>(&self, request: &Request<'_>, methods: &'static str) -> Response<'r> {
+        let mut response = Response::build();
+        response
+            .status(Status::NoContent)
+            .header(Header::new("Allow", methods));
+        let origin = request.headers().get_one("Origin");
+        if origin.is_some() && self.allowed(origin).is_some() {
+            response
+                .header(Header::new("Access-Control-Allow-Methods", methods))
+                .header(Header::new("Access-Control-Max-Age", MAX_AGE))
+                .header(Header::new("Vary", "Access-Control-Request-Headers"));
+            let asked = request
+                .headers()
+                .get("Access-Control-Request-Headers")
+                .flat_map(|value| value.split(','))
+                .map(|name| name.trim().to_ascii_lowercase())
+                .filter(|name| !name.is_empty())
+                .collect::<Vec<_>>();
+            let allowed = if asked.is_empty() {
+                ALLOWED_HEADERS.join(", ")
+            } else {
+                asked
+                    .into_iter()
+                    .filter(|name| ALLOWED_HEADERS.contains(&name.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !allowed.is_empty() {
+                response.header(Header::new("Access-Control-Allow-Headers", allowed));
+            }
+        }
+        response.finalize()
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for Cors {
+    fn info(&self) -> Info {
+        Info {
+            name: "CORS",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        self.apply(request, response);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_setting_is_any_or_a_list_of_origins() {
+        assert_eq!(Cors::new("*").unwrap().origins, Origins::Any);
+        assert_eq!(Cors::new("").unwrap().origins, Origins::Any);
+        let listed = Cors::new("https://shop.example, http://localhost:8080").unwrap();
+        assert_eq!(
+            listed.origins,
+            Origins::Listed(vec!["https://shop.example", "http://localhost:8080"])
+        );
+        assert_eq!(
+            listed.allowed(Some("HTTPS://shop.example")),
+            Some("https://shop.example")
+        );
+        assert_eq!(listed.allowed(Some("https://evil.example")), None);
+        assert_eq!(listed.allowed(None), None);
+        for bad in ["shop.example", "https://shop.example/", "https://a b"] {
+            assert!(Cors::new(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! What the service tells its operators: logs through `tracing`, set up once
+//! per process ([`init`]), and the request fairing, the front door of every
+//! request: it gives the request its id (`X-Request-Id`, the client's if it
+//! sent a sane one), judges it against the size limits (`limits`), and on
+//! the way out counts it in the metrics and logs one line for it: method,
+//! path, status, latency, bytes and request id.
+//!
+//! Rocket and r2d2 log through the `log` crate; `tracing-log` brings their
+//! records in, at warnings and errors only unless the filter asks for
+//! debugging: Rocket's own lines for every request would repeat this
+//! module's, and even dropped they would cost each request their filtering.
+
+use std::hash::{BuildHasher, Hasher};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use anyhow::Context;
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{Header, Method};
+use rocket::response::Responder;
+use rocket::{Data, Orbit, Request, Response, Rocket};
+use tracing::level_filters::LevelFilter;
+use tracing::Level;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::fmt;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+
+/// The target of the per-request lines, to filter them on their own
+/// (`ATELIER_LOG=info,atelier::request=warn` keeps everything else).
+pub const REQUEST_TARGET: &str = "atelier::request";
+
+/// The longest request id taken from a client.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Sets up logging for this process as `settings` say: the filter
+/// (`ATELIER_LOG`) and the format (`ATELIER_LOG_FORMAT`, `text` or `json`),
+/// one event per line on standard output.
+pub fn init(settings: &Settings) -> anyhow::Result<()> {
+    let filter = EnvFilter::builder()
+        .parse(&settings.log_filter)
+        .with_context(|| format!("ATELIER_LOG: {:?} is not a log filter", settings.log_filter))?;
+    // Records of `log` below this are dropped at the macro, for nothing.
+    let log_level = match filter.max_level_hint() {
+        Some(level) if level > LevelFilter::INFO => level,
+        _ => LevelFilter::WARN,
+    };
+    // Rocket's debug records print each request with its headers, and so
+    // the admin API's tokens: with a token configured they are dropped,
+    // whatever the filter says.
+    let tokens_configured = !settings.admin_tokens.trim().is_empty();
+    let keep = filter_fn(move |meta| {
+        !(tokens_configured && meta.target().starts_with("rocket") && *meta.level() > Level::INFO)
+    });
+    let registry = tracing_subscriber::registry().with(filter).with(keep);
+    let installed = match settings.log_format.as_str() {
+        "json" => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_writer(std::io::stdout),
+            )
+            .try_init(),
+        "text" => registry
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::stdout().is_terminal())
+                    .with_writer(std::io::stdout),
+            )
+            .try_init(),
+        other => anyhow::bail!("ATELIER_LOG_FORMAT must be text or json, got {other:?}"),
+    };
+    installed.map_err(|e| anyhow::anyhow!("setting up the logs: {e}"))?;
+    log::set_max_level(as_log_level(log_level));
+    Ok(())
+}
+
+fn as_log_level(level: LevelFilter) -> log::LevelFilter {
+    use log::LevelFilter as Log;
+    match level {
+        LevelFilter::TRACE => Log::Trace,
+        LevelFilter::DEBUG => Log::Debug,
+        LevelFilter::INFO => Log::Info,
+        LevelFilter::WARN => Log::Warn,
+        LevelFilter::ERROR => Log::Error,
+        _ => Log::Off,
+    }
+}
+
+/// What the fairing keeps with a request.
+struct RequestContext {
+    started: Instant,
+    /// As it arrived: Rocket answers HEAD by running the GET route, and
+    /// says GET from then on.
+    method: Method,
+    id: String,
+    rejected: Option<ApiError>,
+}
+
+/// The request's id (see the module's documentation).
+pub fn request_id<'r>(request: &'r Request<'_>) -> &'r str {
+    &context(request).id
+}
+
+/// The error a request over a size limit answers with (see `limits`).
+pub fn rejection(request: &Request<'_>) -> Option<ApiError> {
+    context(request).rejected.clone()
+}
+
+fn context<'r>(request: &'r Request<'_>) -> &'r RequestContext {
+    // Set by the fairing on arrival; the fallback only serves an
+    // application built without it.
+    request.local_cache(|| RequestContext {
+        started: Instant::now(),
+        method: request.method(),
+        id: new_request_id(),
+        rejected: None,
+    })
+}
+
+/// An id no other request of this process has, and unlikely in another's:
+/// a random prefix drawn at start-up and a counter, e.g. `3f9a1c02-27`.
+/// Written by hand rather than by `format!`: this runs on every request
+/// without an id of its own, cached hits included.
+fn new_request_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let prefix = PREFIX.get_or_init(|| {
+        // A fresh `RandomState` is seeded from the system's randomness.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        format!("{:08x}-", hasher.finish() as u32)
+    });
+    let mut counter = itoa::Buffer::new();
+    let counter = counter.format(NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut id = String::with_capacity(prefix.len() + counter.len());
+    id.push_str(prefix);
+    id.push_str(counter);
+    id
+}
+
+/// Whether a client's `X-Request-Id` can be taken as it is: short, and only
+/// characters that cannot break a log line or a header.
+fn is_sane_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b))
+}
+
+/// The request fairing (see the module's documentation).
+pub struct Requests {
+    limits: Limits,
+    metrics: Arc<Metrics>,
+}
+
+impl Requests {
+    /// Judges requests by `limits` and counts them into `metrics`.
+    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
+        Requests { limits, metrics }
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for Requests {
+    fn info(&self) -> Info {
+        Info {
+            name: "Requests: ids, limits, metrics, logs",
+            kind: Kind::Liftoff | Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        self.metrics.http.prepare(rocket);
+    }
+
+    async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
+        self.metrics.http.in_flight.inc();
+        let started = Instant::now();
+        let id = match request.headers().get_one("X-Request-Id") {
+            Some(id) if is_sane_request_id(id) => id.to_string(),
+            _ => new_request_id(),
+        };
+        let rejected = self.limits.judge(request);
+        let method = request.method();
+        request.local_cache(|| RequestContext {
+            started,
+            method,
+            id,
+            rejected,
+        });
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        let context = context(request);
+        if let Some(error) = &context.rejected {
+            if let Ok(rejected) = error.clone().respond_to(request) {
+                *response = rejected;
+            }
+        }
+        response.set_header(Header::new("X-Request-Id", context.id.clone()));
+        let latency = context.started.elapsed();
+        self.metrics.http.in_flight.dec();
+        self.metrics
+            .http
+            .observe(request.route(), response.status(), latency.as_secs_f64());
+        tracing::info!(
+            target: REQUEST_TARGET,
+            method = %context.method,
+            uri = %request.uri(),
+            status = response.status().code,
+            // Microseconds are all a reader needs of it.
+            latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
+            bytes = response.body().preset_size().unwrap_or(0),
+            request_id = %context.id,
+            "request"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sane_request_ids_are_taken() {
+        for id in ["abc", "3f9a1c02-1b", "req:42/a+b=c@d_e.f"] {
+            assert!(is_sane_request_id(id), "{id}");
+        }
+        let long = "a".repeat(MAX_REQUEST_ID + 1);
+        for id in ["", "with space", "new\nline", "quote\"", "é", long.as_str()] {
+            assert!(!is_sane_request_id(id), "{id:?}");
+        }
+        assert_ne!(new_request_id(), new_request_id());
+    }
+}
