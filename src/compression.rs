@@ -9,14 +9,25 @@ use std::io::Write;
 /// trailer alone are 18 bytes, and a short JSON body has little to find.
 pub const MIN_BYTES: usize = 1024;
 
-/// gzip's level: zlib's default, its usual trade of size for time.
+/// gzip's level: zlib's default, its usual trade of size for time. The
+/// encoder is zlib-rs (flate2's `zlib-rs` backend): miniz_oxide, flate2's
+/// default, sets up tables on every stream that cost more than compressing a
+/// few kilobytes.
 const GZIP_LEVEL: u32 = 6;
 
-/// brotli's quality, 0 (fastest) to 11. Compression happens on the request
-/// that first asks an answer for brotli, so its time is a client's wait:
-/// the middle of the range keeps it near gzip's while still smaller; the
-/// top qualities are meant for files compressed once, ahead of time.
-const BROTLI_QUALITY: u32 = 5;
+/// brotli's quality, 0 (fastest) to 11, for a body under
+/// [`LARGE_BODY`]: those are most answers, compressed on every cache miss,
+/// so the time is spent again and again; at this quality brotli is faster
+/// than gzip and as small.
+const BROTLI_QUALITY: u32 = 2;
+
+/// brotli's quality for a body of [`LARGE_BODY`] or more (long product
+/// pages): there the low qualities fall behind gzip in size, and bytes on
+/// the wire count for more than the time, spent once per cached answer.
+const BROTLI_QUALITY_LARGE: u32 = 5;
+
+/// Where a body counts as large, in bytes.
+const LARGE_BODY: usize = 64 * 1024;
 
 /// brotli's window, as a power of two (the format's default).
 const BROTLI_WINDOW: u32 = 22;
@@ -101,8 +112,13 @@ pub fn compress(encoding: Encoding, body: &[u8]) -> Option<Vec<u8>> {
             encoder.finish().ok()?;
         }
         Encoding::Brotli => {
+            let quality = if body.len() >= LARGE_BODY {
+                BROTLI_QUALITY_LARGE
+            } else {
+                BROTLI_QUALITY
+            };
             let mut encoder =
-                brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
+                brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, BROTLI_WINDOW);
             encoder.write_all(body).ok()?;
             // Ends the stream; `flush` would only end a block.
             encoder.into_inner();

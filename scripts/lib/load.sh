@@ -5,12 +5,19 @@
 # and an open model (-q requests per second with --latency-correction, so
 # latency is measured from when each request was due: no coordinated
 # omission), reads URL lists (--urls-from-file), and reports JSON.
+#
+# oha asks for compressed answers (gzip, compress, deflate, br) unless told
+# otherwise, and decompresses them on the same cores as the server. The
+# tools send ACCEPT_ENCODING (default identity: a client that asks for no
+# compression, as every figure before compression existed was measured);
+# ACCEPT_ENCODING=br measures compressing clients.
 
 . "$(dirname "${BASH_SOURCE[0]}")/db.sh"
 
 PORT=${LOADTEST_PORT:-3000}
 BASE="http://127.0.0.1:$PORT"
 FULL_SCALE=1000011
+ACCEPT_ENCODING=${ACCEPT_ENCODING:-identity}
 
 ensure_oha() {
   export PATH="$HOME/.cargo/bin:$PATH"
@@ -121,7 +128,7 @@ server_peak_rss_mb() {
 # oha_json OUT ARGS...: runs oha with ARGS, JSON to OUT.
 oha_json() {
   local out=$1; shift
-  oha --no-tui --output-format json "$@" > "$out" 2>/dev/null || true
+  oha --no-tui --output-format json -H "Accept-Encoding: $ACCEPT_ENCODING" "$@" > "$out" 2>/dev/null || true
 }
 
 # Prints "rps p50 p90 p99 max errors%" (milliseconds) from an oha JSON file.

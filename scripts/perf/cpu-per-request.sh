@@ -42,7 +42,7 @@ for round in $(seq "$ROUNDS"); do
   for list in "$@"; do
     server0=$(ticks_of "$SERVER_PID"); pg0=$(postgres_ticks)
     /usr/bin/time -f '%U %S' -o "$LOGDIR/oha.time" \
-      oha --no-tui --output-format json -c "$CONNECTIONS" -n "$REQUESTS" \
+      oha --no-tui --output-format json -H "Accept-Encoding: $ACCEPT_ENCODING" -c "$CONNECTIONS" -n "$REQUESTS" \
       --urls-from-file "$URLS/$list.txt" > "$LOGDIR/run.json" 2>/dev/null
     server1=$(ticks_of "$SERVER_PID"); pg1=$(postgres_ticks)
     read -r oha_user oha_sys < "$LOGDIR/oha.time"

@@ -47,10 +47,10 @@ for _ in $(seq 300); do curl -sf "$BASE/health" >/dev/null && break; sleep 1; do
 echo
 echo "server user-space instructions per request, over $REQUESTS requests"
 for list in "$@"; do
-  oha --no-tui -c 4 -n 2000 --urls-from-file "$URLS/$list.txt" >/dev/null 2>&1
+  oha --no-tui -H "Accept-Encoding: $ACCEPT_ENCODING" -c 4 -n 2000 --urls-from-file "$URLS/$list.txt" >/dev/null 2>&1
   callgrind_control --zero "$SERVER_PID" >/dev/null 2>&1
   callgrind_control --instr=on "$SERVER_PID" >/dev/null 2>&1
-  oha --no-tui --output-format json -c 4 -n "$REQUESTS" --urls-from-file "$URLS/$list.txt" > "$LOGDIR/run.json" 2>/dev/null
+  oha --no-tui --output-format json -H "Accept-Encoding: $ACCEPT_ENCODING" -c 4 -n "$REQUESTS" --urls-from-file "$URLS/$list.txt" > "$LOGDIR/run.json" 2>/dev/null
   callgrind_control --instr=off "$SERVER_PID" >/dev/null 2>&1
   callgrind_control --dump="$list" "$SERVER_PID" >/dev/null 2>&1
   sleep 1
