@@ -6,12 +6,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use atelier::config;
-use common::TestDb;
+use common::{free_port, TestDb};
 use diesel::prelude::*;
 
 fn atelier() -> Command {
@@ -494,14 +494,6 @@ fn http_send(port: u16, method: &str, path: &str, headers: &[String], body: &str
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -8,13 +8,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::http::{parse, RawResponse};
-use common::TestDb;
+use common::{free_port, TestDb};
 use serde_json::Value;
 
 struct Server {
@@ -51,14 +51,6 @@ impl Server {
         }
         panic!("no log line came that the test waited for; saw {seen:#?}");
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn get(port: u16, path: &str, headers: &[&str]) -> Option<RawResponse> {

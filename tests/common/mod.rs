@@ -274,3 +274,13 @@ pub async fn until_a_lock_is_waited_on(db: &TestDb) {
         rocket::tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// A TCP port on loopback that nothing listens on right now, for a server
+/// a test starts as its own process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
