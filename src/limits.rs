@@ -4,10 +4,11 @@
 //!
 //! Rocket cannot refuse a request from a fairing, so the request fairing
 //! (`telemetry`) judges it on arrival and keeps the verdict with the
-//! request: the request guard of the catalog endpoints fails at once on it
-//! (no lookup is made), and the answer of any route is replaced by the
-//! error on the way out. Hyper's own limit on a request head (about 400 KB)
-//! still applies before all this; it answers a bare 431.
+//! request: the request guards of the catalog endpoints and of the admin
+//! API fail at once on it (nothing is looked up or written), and the
+//! answer of any route is replaced by the error on the way out. Hyper's
+//! own limit on a request head (about 400 KB) still applies before all
+//! this; it answers a bare 431.
 
 use rocket::http::Method;
 use rocket::Request;

@@ -487,6 +487,103 @@ async fn each_validation_error_is_a_400_sentence_and_writes_nothing() {
     assert_eq!(stored_answer(&db, 1), Some(rendered_from_rows(&db, 1)));
 }
 
+/// The answer to a request over a size limit is that error whatever the
+/// route would have answered, so the write must not happen either: a client
+/// told 414, 431 or 413 takes it that nothing was written.
+#[rocket::async_test]
+async fn a_write_over_a_size_limit_is_refused_and_writes_nothing() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    let client = admin_client(&db.url, &tokens, &[("max_body_bytes", json!(64))]).await;
+    let photo =
+        r#"{"thumbnail_url":"https://img.example/t.jpg","url":"https://img.example/u.jpg"}"#;
+    let photos = format!("[{photo}]");
+    let long_uri = format!("/admin/styles/1?{}", "a".repeat(5000));
+    let padding = "p".repeat(17_000);
+    let too_long = "the URL is longer than the 4096 bytes this service accepts";
+    let too_many_headers =
+        "the request headers are larger than the 16384 bytes this service accepts";
+    let too_large = "the request body is larger than the 64 bytes this service accepts";
+    let cases = [
+        (
+            "PATCH",
+            long_uri.as_str(),
+            Some(r#"{"name":"Renamed"}"#),
+            None,
+            Status::UriTooLong,
+            too_long,
+        ),
+        (
+            "PATCH",
+            "/admin/skus/2",
+            Some(r#"{"quantity":0}"#),
+            Some(Header::new("X-Padding", padding)),
+            Status::RequestHeaderFieldsTooLarge,
+            too_many_headers,
+        ),
+        (
+            "POST",
+            "/admin/styles/1/photos",
+            Some(photo),
+            None,
+            Status::PayloadTooLarge,
+            too_large,
+        ),
+        (
+            "PUT",
+            "/admin/styles/1/photos",
+            Some(photos.as_str()),
+            None,
+            Status::PayloadTooLarge,
+            too_large,
+        ),
+        // A DELETE reads no body, but says it sends one.
+        (
+            "DELETE",
+            "/admin/photos/4",
+            None,
+            Some(Header::new("Content-Length", "65")),
+            Status::PayloadTooLarge,
+            too_large,
+        ),
+    ];
+    for (method, uri, body, extra, status, message) in cases {
+        let mut request = match method {
+            "POST" => client.post(uri),
+            "PUT" => client.put(uri),
+            "PATCH" => client.patch(uri),
+            _ => client.delete(uri),
+        }
+        .header(Header::new(
+            "Authorization",
+            format!("Bearer {}", tokens.ops.token),
+        ));
+        if let Some(body) = body {
+            // The local client sends no Content-Length of its own.
+            request = request
+                .header(ContentType::JSON)
+                .header(Header::new("Content-Length", body.len().to_string()))
+                .body(body);
+        }
+        if let Some(header) = extra {
+            request = request.header(header);
+        }
+        let got = answer(request.dispatch().await).await;
+        assert_eq!(
+            (got.status, &got.body),
+            (status, &json!({ "error": message })),
+            "{method} {}",
+            &uri[..uri.len().min(40)]
+        );
+    }
+    assert_eq!(audit(&db), []);
+    assert_eq!(
+        styles_of(&client, 1).await["results"][0],
+        style_1(json!({}))
+    );
+    assert_eq!(stored_answer(&db, 1), Some(rendered_from_rows(&db, 1)));
+}
+
 #[rocket::async_test]
 async fn a_style_change_answers_the_style_and_shows_at_once_with_a_new_etag() {
     let db = TestDb::with_rendered_fixtures();
