@@ -20,8 +20,9 @@ const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// validator that knows only JSON Schema:
 /// - `nullable: true` is OpenAPI's own keyword (JSON Schema ignores it, so
 ///   every `null` would be rejected by `type`): `type: T` becomes
-///   `type: [T, "null"]`, an `enum` gains `null`, and a schema with no `type`
-///   becomes `anyOf: [schema, {type: null}]`;
+///   `type: [T, "null"]`, an `enum` gains `null` unless it lists it already
+///   (as `enum: [null]`, how OpenAPI 3.0.3 writes "only null"), and a schema
+///   with no `type` becomes `anyOf: [schema, {type: null}]`;
 /// - `x-propertyNames`, the document's stand-in for `propertyNames` (which
 ///   OpenAPI 3.0 lacks), becomes `propertyNames`, so sku keys are checked too.
 ///
@@ -53,7 +54,9 @@ fn to_json_schema(value: Value) -> Value {
                 None => return Value::Object(schema),
             }
             if let Some(Value::Array(values)) = schema.get_mut("enum") {
-                values.push(Value::Null);
+                if !values.contains(&Value::Null) {
+                    values.push(Value::Null);
+                }
             }
             match schema.remove("type") {
                 Some(Value::String(t)) => {
