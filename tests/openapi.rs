@@ -1025,20 +1025,6 @@ async fn admin_refusals_of_size_imports_and_outages_match_the_document() {
     assert_no_failures(&failures);
 }
 
-/// A path of the document or a route, its parameters' names left out.
-fn shape(path: &str) -> String {
-    path.split('/')
-        .map(|segment| {
-            if segment.starts_with('{') || segment.starts_with('<') {
-                "{}"
-            } else {
-                segment
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The document's admin operations are the admin API's routes, each behind
 /// `bearerAuth` and documenting every refusal its handler can make; each
 /// admin path has its OPTIONS.
@@ -1052,7 +1038,7 @@ async fn the_document_has_every_admin_route_and_no_other() {
             .map(|route| {
                 (
                     route.method.as_str().to_ascii_lowercase(),
-                    shape(&format!("/admin{}", route.uri.path())),
+                    common::path_shape(&format!("/admin{}", route.uri.path())),
                 )
             })
             .collect();
@@ -1069,7 +1055,7 @@ async fn the_document_has_every_admin_route_and_no_other() {
             if matches!(method.as_str(), "parameters" | "options") {
                 continue;
             }
-            documented.push((method.clone(), shape(path)));
+            documented.push((method.clone(), common::path_shape(path)));
             assert_eq!(
                 operation["security"],
                 json!([{"bearerAuth": []}]),

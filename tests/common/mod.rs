@@ -31,6 +31,21 @@ pub fn with_database(url: &str, name: &str) -> String {
     format!("{head}{authority}/{name}{query}")
 }
 
+/// `path` with each parameter's name left out, as the OpenAPI document
+/// (`{style_id}`) and a route (`<id>`) write it, so the two compare.
+pub fn path_shape(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') || segment.starts_with('<') {
+                "{}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// A database of its own for one test, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
