@@ -89,6 +89,18 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 /// `atelier serve` on `db` and a free port with `settings`; returns once
 /// it answers `path`, with that first answer.
 fn serve(db: &TestDb, settings: &[(&str, &str)], path: &str) -> (Server, u16, String) {
+    serve_logging_to(db, settings, path, Stdio::null(), Stdio::null())
+}
+
+/// As [`serve`], its standard output and error going to `stdout` and
+/// `stderr`.
+fn serve_logging_to(
+    db: &TestDb,
+    settings: &[(&str, &str)],
+    path: &str,
+    stdout: Stdio,
+    stderr: Stdio,
+) -> (Server, u16, String) {
     let port = free_port();
     let server = Server(
         atelier()
@@ -98,8 +110,8 @@ fn serve(db: &TestDb, settings: &[(&str, &str)], path: &str) -> (Server, u16, St
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_LOG_LEVEL", "off")
             .envs(settings.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .unwrap(),
     );
@@ -516,26 +528,17 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
     // the end.
     let logs = std::env::temp_dir().join(format!("atelier-cli-admin-{}", std::process::id()));
     std::fs::create_dir_all(&logs).unwrap();
-    let port = free_port();
-    let server = Server(
-        atelier()
-            .arg("serve")
-            .env("DATABASE_URL", &db.url)
-            .env("ROCKET_PORT", port.to_string())
-            .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ROCKET_LOG_LEVEL", "debug")
-            .env("ATELIER_LOG", "trace")
-            .env("ATELIER_ADMIN_TOKENS", entry)
-            .stdout(std::fs::File::create(logs.join("stdout")).unwrap())
-            .stderr(std::fs::File::create(logs.join("stderr")).unwrap())
-            .spawn()
-            .unwrap(),
+    let (server, port, _) = serve_logging_to(
+        &db,
+        &[
+            ("ROCKET_LOG_LEVEL", "debug"),
+            ("ATELIER_LOG", "trace"),
+            ("ATELIER_ADMIN_TOKENS", entry),
+        ],
+        "/health",
+        std::fs::File::create(logs.join("stdout")).unwrap().into(),
+        std::fs::File::create(logs.join("stderr")).unwrap().into(),
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(port, "/health").is_none() {
-        assert!(Instant::now() < deadline, "atelier serve never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let wrong = atelier::admin::auth::new_token("x").unwrap().token;
     let refused = http_send(
         port,
