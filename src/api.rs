@@ -45,10 +45,6 @@ impl<'r> FromRequest<'r> for Api<'r> {
     type Error = &'static str;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        // Over a size limit: nothing is looked up (see `limits`).
-        if let Some(error) = crate::telemetry::rejection(request) {
-            return Outcome::Error((error.status(), "the request is over a size limit"));
-        }
         let rocket = request.rocket();
         let (Some(cache), Some(anchors), Some(settings)) = (
             rocket.state::<std::sync::Arc<ResponseCache>>(),

@@ -4,9 +4,9 @@
 //!
 //! Rocket cannot refuse a request from a fairing, so the request fairing
 //! (`telemetry`) judges it on arrival and keeps the verdict with the
-//! request: the request guards of the catalog endpoints and of the admin
-//! API fail at once on it (nothing is looked up or written), and the
-//! answer of any route is replaced by the error on the way out. Hyper's
+//! request, and sends it to a path no route serves, so that no handler
+//! runs (nothing is looked up or written); the answer is replaced by the
+//! error on the way out. Hyper's
 //! own limit on a request head (about 400 KB) still applies before all
 //! this; it answers a bare 431.
 

@@ -116,11 +116,6 @@ impl<'r> FromRequest<'r> for Admin<'r> {
     type Error = ApiError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        // Over a size limit: the answer is that error whatever the route
-        // does (see `limits`), so a write must not happen behind it.
-        if let Some(error) = crate::telemetry::rejection(request) {
-            return Outcome::Error((error.status(), error));
-        }
         let rocket = request.rocket();
         let (Some(state), Some(cache)) = (
             rocket.state::<AdminState>(),
