@@ -129,6 +129,13 @@ async fn styles_of(client: &Client, product: i32) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// No write took effect: the audit is empty and style 1 is as the fixtures
+/// have it.
+async fn assert_nothing_written(db: &TestDb, client: &Client) {
+    assert_eq!(audit(db), []);
+    assert_eq!(styles_of(client, 1).await["results"][0], style_1(json!({})));
+}
+
 fn audit(db: &TestDb) -> Vec<AuditEntry> {
     admin_audit::table
         .order(admin_audit::id)
@@ -285,11 +292,7 @@ async fn a_missing_or_wrong_token_is_401_and_writes_nothing() {
             assert_eq!(got.header("WWW-Authenticate"), Some(challenge));
         }
     }
-    assert_eq!(audit(&db), []);
-    assert_eq!(
-        styles_of(&client, 1).await["results"][0],
-        style_1(json!({}))
-    );
+    assert_nothing_written(&db, &client).await;
 
     // Either configured token writes, and the audit names it.
     for (token, name, price) in [
@@ -479,11 +482,7 @@ async fn each_validation_error_is_a_400_sentence_and_writes_nothing() {
     );
 
     // Nothing was written: the rows, the stored answers and the audit.
-    assert_eq!(audit(&db), []);
-    assert_eq!(
-        styles_of(&client, 1).await["results"][0],
-        style_1(json!({}))
-    );
+    assert_nothing_written(&db, &client).await;
     assert_eq!(stored_answer(&db, 1), Some(rendered_from_rows(&db, 1)));
 }
 
@@ -576,11 +575,7 @@ async fn a_write_over_a_size_limit_is_refused_and_writes_nothing() {
             &uri[..uri.len().min(40)]
         );
     }
-    assert_eq!(audit(&db), []);
-    assert_eq!(
-        styles_of(&client, 1).await["results"][0],
-        style_1(json!({}))
-    );
+    assert_nothing_written(&db, &client).await;
     assert_eq!(stored_answer(&db, 1), Some(rendered_from_rows(&db, 1)));
 }
 
@@ -1132,11 +1127,7 @@ async fn writes_are_refused_while_an_import_holds_its_lock() {
         assert_eq!(got.header("Retry-After"), Some("30"));
         assert_eq!(got.body, refused);
     }
-    assert_eq!(audit(&db), []);
-    assert_eq!(
-        styles_of(&client, 1).await["results"][0],
-        style_1(json!({}))
-    );
+    assert_nothing_written(&db, &client).await;
     diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<BigInt, _>(atelier::import::IMPORT_LOCK)
         .execute(&mut import)
