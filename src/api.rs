@@ -8,7 +8,8 @@ use diesel::{PgConnection, QueryResult};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Orbit, Rocket};
 
-use crate::cache::{product_key, request_key, CachedResponse, ProductAnswer, ResponseCache};
+use crate::cache::{page_key, product_key, CachedResponse, ProductAnswer, ResponseCache};
+use crate::catalog::Page;
 use crate::compression;
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, Kind, LookupResult};
@@ -33,8 +34,6 @@ pub struct Api<'r> {
     cache: &'r ResponseCache,
     anchors: &'r PageAnchors,
     pub settings: &'r Settings,
-    path: &'r str,
-    query: Option<&'r str>,
     if_none_match: Option<&'r str>,
     /// Looked up only for an answer large enough to compress.
     headers: &'r rocket::http::HeaderMap<'r>,
@@ -66,8 +65,6 @@ impl<'r> FromRequest<'r> for Api<'r> {
             cache,
             anchors,
             settings,
-            path: request.uri().path().as_str(),
-            query: request.uri().query().map(|q| q.as_str()),
             if_none_match: request.headers().get_one("If-None-Match"),
             headers: request.headers(),
         })
@@ -108,17 +105,19 @@ impl Api<'_> {
         }
     }
 
-    /// The current page anchors.
-    pub fn anchors(&self) -> std::sync::Arc<Vec<i32>> {
+    /// The current page anchors, `None` until they have been read.
+    pub fn anchors(&self) -> Option<std::sync::Arc<Vec<i32>>> {
         self.anchors.current()
     }
 
-    /// Answers with the cached body for this URL, or with what `load`
-    /// produces (once for every request waiting on this URL), compressed
-    /// as the client asks if it is large enough; 304 when the client's
-    /// `If-None-Match` names it.
-    pub fn respond<'a, F>(
+    /// Answers with the cached body of `page` of the product list, or with
+    /// what `load` produces (once for every request waiting on that page),
+    /// compressed as the client asks if it is large enough; 304 when the
+    /// client's `If-None-Match` names it. The key is the parsed page, not the
+    /// URL (see `cache::page_key`).
+    pub fn respond_page<'a, F>(
         &'a self,
+        page: Page,
         load: F,
     ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
     where
@@ -126,10 +125,10 @@ impl Api<'_> {
     {
         // Not an `async fn` itself: each async layer would move `load` (a
         // whole lookup's future) once more on every request, hits included.
-        self.respond_as(request_key(self.path, self.query), load)
+        self.respond_as(page_key(page), load)
     }
 
-    /// As [`Api::respond`], for `answer` about product `id`: cached under
+    /// As [`Api::respond_page`], for `answer` about product `id`: cached under
     /// the product's own key, whatever URL named it, so a change to the
     /// product drops it (see `cache::product_key`).
     pub fn respond_about<'a, F>(

@@ -23,6 +23,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rustc_hash::FxBuildHasher;
 
+use crate::catalog::Page;
 use crate::compression::{self, Encoding};
 use crate::config::Settings;
 use crate::error::{json_content_type, ApiError, JsonBody};
@@ -148,6 +149,25 @@ pub fn request_key(path: &str, query: Option<&str>) -> u128 {
     if let Some(query) = query {
         hasher.update(b"?");
         hasher.update(query.as_bytes());
+    }
+    hasher.digest128()
+}
+
+/// The cache key of a page of the product list: the [`request_key`] of its
+/// canonical URL (`/products?page=P&count=C`), so every URL that asks for
+/// the same page (`?page=01`, `?count=5&x=1`, no parameters) shares one
+/// entry, and what a client adds to the query string makes no new one.
+pub fn page_key(page: Page) -> u128 {
+    let mut page_digits = itoa::Buffer::new();
+    let mut count_digits = itoa::Buffer::new();
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for part in [
+        b"/products?page=".as_slice(),
+        page_digits.format(page.page).as_bytes(),
+        b"&count=",
+        count_digits.format(page.count).as_bytes(),
+    ] {
+        hasher.update(part);
     }
     hasher.digest128()
 }
@@ -576,6 +596,18 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_key_is_the_key_of_its_canonical_url() {
+        assert_eq!(
+            page_key(Page { page: 12, count: 5 }),
+            request_key("/products", Some("page=12&count=5"))
+        );
+        assert_ne!(
+            page_key(Page { page: 1, count: 25 }),
+            page_key(Page { page: 12, count: 5 })
+        );
+    }
 
     #[test]
     fn a_product_key_is_the_key_of_its_canonical_path() {

@@ -59,29 +59,40 @@ impl Page {
 }
 
 /// One page of products ordered by id. `anchors[k]` is the id at offset
-/// `k * ANCHOR_STRIDE` (see `freshness`): a deep page starts from the nearest
-/// anchor instead of walking every row before it. Statements: 1 (0 when the
-/// page lies beyond any possible row).
+/// `k * ANCHOR_STRIDE` (see `freshness`), `None` while they have not been
+/// read: a deep page starts from the nearest anchor instead of walking every
+/// row before it, and a page past the last anchor starts from that one, so
+/// no page value makes PostgreSQL walk more than the rows after the anchor.
+/// A page past the end of the catalog the anchors know reads nothing.
+/// Statements: 1 (0 when the page lies past the catalog's end).
 pub fn list_products(
     conn: &mut PgConnection,
     page: Page,
-    anchors: &[i32],
+    anchors: Option<&[i32]>,
 ) -> QueryResult<Vec<Product>> {
     let Some(offset) = page.offset() else {
         return Ok(Vec::new());
     };
-    let anchor = usize::try_from(offset / ANCHOR_STRIDE)
-        .ok()
-        .filter(|k| *k > 0)
-        .and_then(|k| anchors.get(k));
+    let start = match anchors {
+        // The anchors are at most one watcher poll old, as every cached
+        // answer is: a page past the end they know is empty.
+        Some(ids) if offset >= ANCHOR_STRIDE.saturating_mul(ids.len() as i64) => {
+            return Ok(Vec::new())
+        }
+        Some(ids) => usize::try_from(offset / ANCHOR_STRIDE)
+            .ok()
+            .filter(|k| *k > 0)
+            .and_then(|k| ids.get(k).map(|id| (k, *id))),
+        None => None,
+    };
     // Two fixed query shapes rather than a boxed one: Diesel caches the
     // prepared statement of a fixed shape, never of a boxed query.
-    match anchor {
-        Some(&id) => product::table
+    match start {
+        Some((k, id)) => product::table
             .filter(product::id.ge(id))
             .order(product::id)
             .limit(i64::from(page.count))
-            .offset(offset % ANCHOR_STRIDE)
+            .offset(offset - ANCHOR_STRIDE * k as i64)
             .select(Product::as_select())
             .load(conn),
         None => product::table

@@ -2,7 +2,7 @@
 //! `.env` (through dotenvy). Every variable is listed in the README.
 //!
 //! - `DATABASE_URL` (required), `DATABASE_POOL_SIZE`, `DATABASE_TIMEOUT`,
-//!   `DATABASE_MIN_IDLE`
+//!   `DATABASE_STATEMENT_TIMEOUT_MS`, `DATABASE_MIN_IDLE`
 //! - `ROCKET_ADDRESS`, `ROCKET_PORT` (default 3000) and Rocket's other `ROCKET_*`
 //! - `ATELIER_CAMPUS` (default `hr-lax`) and the other [`Settings`], among
 //!   them `ATELIER_LOG` and `ATELIER_LOG_FORMAT`
@@ -157,7 +157,14 @@ pub fn database_url() -> anyhow::Result<String> {
 }
 
 /// The pool settings that can come from `DATABASE_<NAME>` variables.
-const DATABASE_VARIABLES: [&str; 5] = ["pool_size", "timeout", "min_idle", "naive", "replica_urls"];
+const DATABASE_VARIABLES: [&str; 6] = [
+    "pool_size",
+    "timeout",
+    "statement_timeout_ms",
+    "min_idle",
+    "naive",
+    "replica_urls",
+];
 
 /// The full configuration for a service on `database_url`, with overrides from
 /// the environment.

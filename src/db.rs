@@ -100,11 +100,23 @@ pub fn is_connection_lost(error: &DieselError) -> bool {
     )
 }
 
+/// Whether a query error means the server cancelled the statement for
+/// running past `statement_timeout`. Diesel has no kind for it, so the
+/// server's words (SQLSTATE 57014's message) tell.
+pub fn is_statement_timeout(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+            if info.message().contains("statement timeout")
+    )
+}
+
 /// Opens connections for the pool and decides which ones to throw away.
 #[derive(Debug, Clone)]
 pub struct DbManager {
     url: String,
     statements: StatementCounter,
+    statement_timeout: Option<Duration>,
 }
 
 impl DbManager {
@@ -113,6 +125,16 @@ impl DbManager {
         DbManager {
             url: url.into(),
             statements,
+            statement_timeout: None,
+        }
+    }
+
+    /// The same, with every statement of its connections cancelled by the
+    /// server after `timeout` (`None`: never).
+    pub fn with_statement_timeout(self, timeout: Option<Duration>) -> Self {
+        DbManager {
+            statement_timeout: timeout,
+            ..self
         }
     }
 }
@@ -131,6 +153,14 @@ impl ManageConnection for DbManager {
         // the statement (docs/PERFORMANCE.md, "What made the difference").
         conn.batch_execute("SET plan_cache_mode = force_generic_plan")
             .map_err(r2d2::Error::QueryError)?;
+        // No statement outlives the request that asked for it: past the
+        // checkout timeout the client has had its 503 already, and a
+        // statement still running would only hold the connection the next
+        // requests wait for.
+        if let Some(timeout) = self.statement_timeout {
+            conn.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
+                .map_err(r2d2::Error::QueryError)?;
+        }
         let broken = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&broken);
         let counter = self.statements.clone();
@@ -141,6 +171,15 @@ impl ManageConnection for DbManager {
             } if is_connection_lost(error) => {
                 counter.lost.inc();
                 flag.store(true, Ordering::Relaxed)
+            }
+            // Logged here, once per statement, however many requests were
+            // waiting on it; each of them answers 503.
+            InstrumentationEvent::FinishQuery {
+                query,
+                error: Some(error),
+                ..
+            } if is_statement_timeout(error) => {
+                tracing::warn!("a statement ran past statement_timeout and was cancelled: {query}")
             }
             _ => {}
         });
@@ -169,6 +208,9 @@ pub struct PoolSettings {
     /// Connections kept open while idle (default: all of them, so the first
     /// requests after start-up find the pool warm).
     pub min_idle: Option<u32>,
+    /// How long the server lets one statement run before cancelling it
+    /// (`DATABASE_STATEMENT_TIMEOUT_MS`; default: `timeout`; 0: no limit).
+    pub statement_timeout: Option<Duration>,
     /// The naive path: a ping per checkout and rocket_sync_db_pools'
     /// hand-offs, kept so benchmarks can show what the direct path saves.
     pub naive: bool,
@@ -185,10 +227,17 @@ impl PoolSettings {
     ) -> Result<Self, Box<rocket::figment::Error>> {
         let config = Config::from(db_name, rocket).map_err(Box::new)?;
         let figment = Config::figment(db_name, rocket);
+        let timeout = Duration::from_secs(u64::from(config.timeout));
+        let statement_timeout = match figment.extract_inner::<u64>("statement_timeout_ms") {
+            Ok(0) => None,
+            Ok(ms) => Some(Duration::from_millis(ms)),
+            Err(_) => Some(timeout),
+        };
         Ok(PoolSettings {
             url: config.url,
             size: config.pool_size,
-            timeout: Duration::from_secs(u64::from(config.timeout)),
+            timeout,
+            statement_timeout,
             min_idle: figment.extract_inner::<u32>("min_idle").ok(),
             naive: figment.extract_inner::<bool>("naive").unwrap_or(false),
             replica_urls: figment
@@ -229,7 +278,10 @@ pub fn build_pool(
             url: settings.url.clone(),
             availability,
         }))
-        .build_unchecked(DbManager::new(settings.url.clone(), statements))
+        .build_unchecked(
+            DbManager::new(settings.url.clone(), statements)
+                .with_statement_timeout(settings.statement_timeout),
+        )
 }
 
 /// What r2d2 does with a connection it could not open: instead of a log line

@@ -687,6 +687,7 @@ mod tests {
             url,
             size: 1,
             timeout: Duration::from_secs(10),
+            statement_timeout: None,
             min_idle: Some(0),
             naive: false,
             replica_urls: Vec::new(),

@@ -92,6 +92,8 @@ impl From<DieselError> for ApiError {
         match error {
             DieselError::NotFound => ApiError::NotFound("not found".into()),
             lost if crate::db::is_connection_lost(&lost) => ApiError::Unavailable,
+            // Logged where it happened (`db`); the client may try again.
+            slow if crate::db::is_statement_timeout(&slow) => ApiError::Unavailable,
             other => ApiError::Internal(other.to_string()),
         }
     }

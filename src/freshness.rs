@@ -41,23 +41,24 @@ const MISSING_RECOUNT: Duration = Duration::from_secs(60);
 pub const ANCHOR_STRIDE: i64 = 100;
 
 /// The id of every `ANCHOR_STRIDE`th product in id order: `ids[k]` is the id
-/// at offset `k * ANCHOR_STRIDE`.
+/// at offset `k * ANCHOR_STRIDE`. Until they are first read there are none,
+/// which is not the same as a catalog without products.
 #[derive(Debug, Default)]
 pub struct PageAnchors {
-    ids: RwLock<Arc<Vec<i32>>>,
+    ids: RwLock<Option<Arc<Vec<i32>>>>,
 }
 
 impl PageAnchors {
-    /// The current anchors.
-    pub fn current(&self) -> Arc<Vec<i32>> {
+    /// The current anchors, `None` until they have been read.
+    pub fn current(&self) -> Option<Arc<Vec<i32>>> {
         match self.ids.read() {
-            Ok(ids) => Arc::clone(&ids),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+            Ok(ids) => ids.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
     fn replace(&self, ids: Vec<i32>) {
-        let ids = Arc::new(ids);
+        let ids = Some(Arc::new(ids));
         match self.ids.write() {
             Ok(mut guard) => *guard = ids,
             Err(poisoned) => *poisoned.into_inner() = ids,

@@ -105,10 +105,10 @@ pub async fn list_products(
     api: Api<'_>,
 ) -> Result<CachedResponse, ApiError> {
     let page = parse_page(once("page", &page)?, once("count", &count)?)?;
-    api.respond(async {
+    api.respond_page(page, async {
         let anchors = api.anchors();
         let rows = api
-            .read(move |c| catalog::list_products(c, page, &anchors))
+            .read(move |c| catalog::list_products(c, page, anchors.as_deref().map(Vec::as_slice)))
             .await?;
         let views: Vec<ProductView> = rows
             .into_iter()

@@ -325,3 +325,96 @@ async fn past_its_ttl_one_request_reloads_and_the_others_get_the_old_answer() {
     let after = client.get("/products/1").dispatch().await;
     assert_eq!(after.headers().get_one("Warning"), None);
 }
+
+/// `url` without TLS: a test that runs the catalog watcher's thread may end
+/// while it connects, and OpenSSL's exit handlers then crash.
+fn plain(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
+#[rocket::async_test]
+async fn pages_far_past_the_end_read_no_row() {
+    let db = TestDb::with_fixtures();
+    // The watcher's first poll, before the first request, reads the anchors.
+    let client = common::client_with(
+        &plain(&db.url),
+        &[
+            ("cache_enabled", json!(false)),
+            ("catalog_poll_ms", json!(60_000)),
+        ],
+    )
+    .await;
+    let all = listed_ids(&body(&client, "/products?count=1000").await);
+    assert!(all.len() > 5, "the fixtures have more than a page");
+    for uri in [
+        "/products?page=9000000&count=1000",
+        "/products?page=2&count=1000",
+        "/products?page=18446744073709551615&count=1000",
+        "/products?page=99999999999999999999999999&count=1",
+    ] {
+        let before = statements(&client);
+        let response = client.get(uri).dispatch().await;
+        assert_eq!(response.status(), Status::Ok, "{uri}");
+        assert_eq!(response.into_string().await.unwrap(), "[]", "{uri}");
+        assert_eq!(statements(&client) - before, 0, "{uri}");
+    }
+    // The last page that has products still reads them.
+    let last = all.len();
+    let page = body(&client, &format!("/products?page={last}&count=1")).await;
+    assert_eq!(listed_ids(&page), [all[last - 1]]);
+}
+
+#[rocket::async_test]
+async fn junk_in_the_query_string_makes_no_new_cache_entry() {
+    let db = TestDb::with_fixtures();
+    let client = common::client(&db).await;
+    let first = body(&client, "/products?page=1&count=5").await;
+    let before = statements(&client);
+    for uri in [
+        "/products",
+        "/products?page=01&count=5",
+        "/products?page=1&count=005",
+        "/products?count=5&page=1",
+        "/products?count=5&x=1",
+        "/products?page=1&utm_source=mail&x=%FF",
+        "/products?page=%31",
+    ] {
+        let response = client.get(uri).dispatch().await;
+        assert_eq!(response.status(), Status::Ok, "{uri}");
+        assert_eq!(response.into_string().await.unwrap(), first, "{uri}");
+    }
+    assert_eq!(statements(&client), before, "every one a cache hit");
+}
+
+#[rocket::async_test]
+async fn a_query_stuck_behind_a_lock_is_cancelled_and_answers_503() {
+    let db = TestDb::with_fixtures();
+    let client = common::client_with(
+        &db.url,
+        &[
+            ("cache_enabled", json!(false)),
+            ("databases.atelier.timeout", json!(30)),
+            ("databases.atelier.statement_timeout_ms", json!(200)),
+        ],
+    )
+    .await;
+    let lock = common::ProductLock::take(&db);
+    // Without a statement timeout the read would wait for the lock, which
+    // is released after 5 s, and answer 200 then.
+    let release = rocket::tokio::spawn(async move {
+        rocket::tokio::time::sleep(Duration::from_secs(5)).await;
+        lock.release_soon().await;
+    });
+    let response = client.get("/products?page=1&count=3").dispatch().await;
+    assert_eq!(response.status(), Status::ServiceUnavailable);
+    assert_eq!(response.headers().get_one("Retry-After"), Some("1"));
+    assert_eq!(
+        response.into_string().await.unwrap(),
+        r#"{"error":"the database is unavailable; try again shortly"}"#
+    );
+    release.await.unwrap();
+    // The connection is still good: the next read answers.
+    let response = client.get("/products?page=1&count=3").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+}

@@ -76,6 +76,9 @@ pub async fn attach(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
         },
         size: settings.admin_pool_size.max(1),
         timeout: reads.timeout,
+        // A write bounds its own waits (its lock timeout, see `writes`); a
+        // statement timeout would cancel a write that is merely slow.
+        statement_timeout: None,
         // Opened on the first write: most instances never take one.
         min_idle: Some(0),
         replica_urls: Vec::new(),
