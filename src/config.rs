@@ -79,6 +79,8 @@ pub struct Settings {
     pub max_header_bytes: usize,
     /// The largest request body accepted, in bytes; 413 beyond.
     pub max_body_bytes: u64,
+    /// The largest admin request body accepted, in bytes; 413 beyond.
+    pub admin_max_body_bytes: u64,
 }
 
 /// How an instance learns that a product's styles, photos or skus changed.
@@ -117,6 +119,7 @@ impl Default for Settings {
             max_url_bytes: 4096,
             max_header_bytes: 16 * 1024,
             max_body_bytes: 1024 * 1024,
+            admin_max_body_bytes: crate::admin::input::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

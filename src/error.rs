@@ -52,6 +52,10 @@ pub enum ApiError {
     /// The request's headers are larger than the limit, in bytes.
     #[error("the request headers are larger than the {0} bytes this service accepts")]
     HeadersTooLarge(usize),
+    /// The client took too long to send what it announced; the message says
+    /// what.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The request body is larger than a limit; the message names it.
     #[error("{0}")]
     TooLarge(String),
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::UriTooLong(_) => Status::UriTooLong,
             ApiError::HeadersTooLarge(_) => Status::RequestHeaderFieldsTooLarge,
             ApiError::TooLarge(_) => Status::PayloadTooLarge,
+            ApiError::RequestTimeout(_) => Status::RequestTimeout,
             ApiError::Unavailable | ApiError::RetryLater { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
         }

@@ -224,6 +224,15 @@ impl Fairing for Requests {
             }
         }
         response.set_header(Header::new("X-Request-Id", context.id.clone()));
+        // No admin answer may be kept by a cache, errors included: a 404
+        // kept by nginx would be served to whoever asks next.
+        let path = context
+            .refused_path
+            .as_deref()
+            .unwrap_or_else(|| request.uri().path().as_str());
+        if path.starts_with("/admin") {
+            response.set_header(Header::new("Cache-Control", "no-store"));
+        }
         let latency = context.started.elapsed();
         self.metrics.http.in_flight.dec();
         self.metrics

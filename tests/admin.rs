@@ -466,7 +466,7 @@ async fn each_validation_error_is_a_400_sentence_and_writes_nothing() {
         got.body["error"],
         "the body must be JSON (Content-Type: application/json), not application/x-www-form-urlencoded"
     );
-    let small = admin_client(&db.url, &tokens, &[("limits.json", json!(64))]).await;
+    let small = admin_client(&db.url, &tokens, &[("admin_max_body_bytes", json!(64))]).await;
     let got = send(
         &small,
         "PATCH",
@@ -478,7 +478,7 @@ async fn each_validation_error_is_a_400_sentence_and_writes_nothing() {
     assert_eq!(got.status, Status::PayloadTooLarge);
     assert_eq!(
         got.body["error"],
-        "the body is larger than 64B, the limit (limits.json)"
+        "the body is larger than the 64 bytes an admin request may carry"
     );
 
     // Nothing was written: the rows, the stored answers and the audit.
@@ -1224,4 +1224,157 @@ async fn an_import_waits_for_writes_in_flight_and_refuses_writes_until_its_swap(
     );
     assert_eq!(audit(&db).len(), 1);
     assert_eq!(stored_answer(&db, 1), Some(rendered_from_rows(&db, 1)));
+}
+
+/// The admin API on a real socket, for requests whose body is announced and
+/// never sent: only a server that reads it would wait.
+async fn admin_server(db: &TestDb, tokens: &Tokens) -> common::http::Server {
+    common::http::serve(&db.url, &[("admin_tokens", json!(tokens.config()))]).await
+}
+
+/// Sends `method path` announcing a body of `length` bytes and sending only
+/// its first 20 (Rocket itself waits for the first few bytes of any body
+/// before routing), then reads the answer.
+async fn send_partial_body(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    length: u64,
+) -> common::http::RawResponse {
+    use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = rocket::tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n"
+    );
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    head.push_str("\r\n[{\"thumbnail_url\": \"h");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut bytes = Vec::new();
+    rocket::tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes))
+        .await
+        .expect("an answer within 30 s")
+        .unwrap();
+    common::http::parse(&bytes)
+}
+
+#[rocket::async_test]
+async fn an_unauthenticated_admin_body_is_never_read() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    let server = admin_server(&db, &tokens).await;
+    // Each request announces a body and sends none: the 401 can only come
+    // back if the body is not waited for.
+    for (token, invalid) in [(None, false), (Some("not-a-token"), true)] {
+        for (method, path) in [
+            ("PUT", "/admin/styles/1/photos"),
+            ("POST", "/admin/styles/1/photos"),
+            ("PATCH", "/admin/styles/1"),
+        ] {
+            let got = send_partial_body(server.addr, method, path, token, 60_000).await;
+            assert_eq!(got.status, 401, "{method} {path} {token:?}");
+            assert_eq!(got.header("Cache-Control"), Some("no-store"));
+            let expected = if invalid {
+                "the token is not one this service accepts"
+            } else {
+                "the admin API needs an `Authorization: Bearer <token>` header"
+            };
+            assert_eq!(
+                got.text(),
+                json!({ "error": expected }).to_string(),
+                "{method} {path}"
+            );
+        }
+    }
+    assert!(audit(&db).is_empty());
+}
+
+#[rocket::async_test]
+async fn an_admin_body_over_the_admin_limit_is_refused_unread() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    let server = admin_server(&db, &tokens).await;
+    // Under the service's 1 MiB limit, over the admin API's 64 KiB.
+    let got = send_partial_body(
+        server.addr,
+        "PUT",
+        "/admin/styles/1/photos",
+        Some(&tokens.ops.token),
+        100_000,
+    )
+    .await;
+    assert_eq!(got.status, 413);
+    assert_eq!(
+        got.text(),
+        r#"{"error":"the body is larger than the 65536 bytes an admin request may carry"}"#
+    );
+    assert!(audit(&db).is_empty());
+}
+
+#[rocket::async_test]
+async fn an_admin_body_that_stops_arriving_is_408() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    let server = admin_server(&db, &tokens).await;
+    let started = Instant::now();
+    let got = send_partial_body(
+        server.addr,
+        "PATCH",
+        "/admin/styles/1",
+        Some(&tokens.ops.token),
+        100,
+    )
+    .await;
+    assert_eq!(got.status, 408);
+    assert_eq!(
+        got.text(),
+        r#"{"error":"the body did not arrive within 10 seconds"}"#
+    );
+    assert!(started.elapsed() >= Duration::from_secs(10));
+    assert!(audit(&db).is_empty());
+}
+
+#[rocket::async_test]
+async fn admin_errors_are_never_cacheable() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    let client = admin_client(&db.url, &tokens, &[]).await;
+    let token = Some(tokens.ops.token.as_str());
+    for (method, uri, token, body, status) in [
+        (
+            "GET",
+            "/admin/styles/999/photos",
+            token,
+            None,
+            Status::NotFound,
+        ),
+        ("DELETE", "/admin/photos/999", token, None, Status::NotFound),
+        (
+            "PATCH",
+            "/admin/styles/1",
+            token,
+            Some("[]"),
+            Status::BadRequest,
+        ),
+        (
+            "GET",
+            "/admin/styles/1/photos",
+            None,
+            None,
+            Status::Unauthorized,
+        ),
+        ("GET", "/admin/nothing-here", token, None, Status::NotFound),
+    ] {
+        let got = send(&client, method, uri, token, body).await;
+        assert_eq!(got.status, status, "{method} {uri}");
+        assert_eq!(
+            got.header("Cache-Control"),
+            Some("no-store"),
+            "{method} {uri}"
+        );
+    }
 }

@@ -946,7 +946,7 @@ async fn admin_answers_match_the_document() {
     assert_no_failures(&failures);
 }
 
-/// 413 by `limits.json` and by `ATELIER_MAX_BODY_BYTES`, and 503 while an
+/// 413 by `ATELIER_ADMIN_MAX_BODY_BYTES` and by `ATELIER_MAX_BODY_BYTES`, and 503 while an
 /// import runs and while the database cannot be reached, held to the
 /// document with the `Retry-After` each says.
 #[rocket::async_test]
@@ -957,20 +957,25 @@ async fn admin_refusals_of_size_imports_and_outages_match_the_document() {
     let db = TestDb::with_rendered_fixtures();
     let (small, bearer) = admin_client(
         &db.url,
-        &[("limits.json", json!(64)), ("max_body_bytes", json!(200))],
+        &[
+            ("admin_max_body_bytes", json!(64)),
+            ("max_body_bytes", json!(200)),
+        ],
     )
     .await;
     let contract = Contract::fetch(&small).await;
     let mut failures = Vec::new();
     let long_name = format!(r#"{{"name":"{}"}}"#, "n".repeat(100));
-    let over_json_limit = Expect::admin(
+    let over_admin_limit = Expect::admin(
         "patch",
         "/admin/styles/1",
         Some(&bearer),
         Some(&long_name),
         Status::PayloadTooLarge,
     );
-    contract.check(&small, over_json_limit, &mut failures).await;
+    contract
+        .check(&small, over_admin_limit, &mut failures)
+        .await;
     let mut over_body_limit = Expect::admin(
         "delete",
         "/admin/photos/4",

@@ -247,7 +247,7 @@ fn catalog_statements_are_prepared_and_planned_once_per_connection() {
             catalog::find_styles_answers(conn, ids).unwrap();
             catalog::find_related_ids_by_product(conn, ids).unwrap();
         }
-        catalog::list_products(conn, Page { page: 1, count: 5 }, &[]).unwrap();
+        catalog::list_products(conn, Page { page: 1, count: 5 }, None).unwrap();
         counts.push(plans(conn));
     }
     // products with features, styles answers, products, styles, photos,

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use rocket::data::{Data, FromData, Limits, Outcome};
+use rocket::data::{Data, FromData, Outcome};
 use rocket::Request;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -29,10 +29,11 @@ pub const MAX_SIZE_CHARS: usize = 100;
 /// A body the admin API reads: its type says what it may hold, and
 /// [`AdminBody::check`] what the fields cannot say alone.
 pub trait AdminBody: DeserializeOwned {
-    /// Whether the JSON has the body's shape: an object, unless said
-    /// otherwise. (Serde would take a struct from an array, by position.)
-    fn shape(json: &serde_json::Value) -> Result<(), String> {
-        if json.is_object() {
+    /// Whether the JSON, known to be well-formed, has the body's shape: an
+    /// object, unless said otherwise. (Serde would take a struct from an
+    /// array, by position.) Reads the bytes without building anything.
+    fn shape(json: &[u8]) -> Result<(), String> {
+        if first_byte(json) == Some(b'{') {
             Ok(())
         } else {
             Err("the body must be a JSON object".into())
@@ -45,9 +46,18 @@ pub trait AdminBody: DeserializeOwned {
     }
 }
 
-/// The data guard of the admin API: a JSON body of type `T`, within Rocket's
-/// `limits.json`. As `Result<AdminJson<T>, ApiError>` in a handler, so the
-/// handler decides what comes first (the token is checked before the body).
+/// The first byte of a JSON text past its leading white space.
+fn first_byte(json: &[u8]) -> Option<u8> {
+    json.iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// The data guard of the admin API: a JSON body of type `T`, within the
+/// admin API's own body limit. As `Result<AdminJson<T>, ApiError>` in a
+/// handler, so the handler decides which error comes first. The token is
+/// checked before a byte of the body is read: a request without a valid
+/// one costs no body read and no parse.
 #[derive(Debug)]
 pub struct AdminJson<T>(pub T);
 
@@ -56,12 +66,22 @@ impl<'r, T: AdminBody> FromData<'r> for AdminJson<T> {
     type Error = ApiError;
 
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
+        if let rocket::outcome::Outcome::Error((status, error)) =
+            request.guard::<super::Admin<'_>>().await
+        {
+            return Outcome::Error((status, error));
+        }
         match read_body(request, data).await {
             Ok(value) => Outcome::Success(AdminJson(value)),
             Err(error) => Outcome::Error((error.status(), error)),
         }
     }
 }
+
+/// How long a client may take to send an admin body once its headers are
+/// in: a body declared and never sent would otherwise hold the request
+/// open for good.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn read_body<T: AdminBody>(request: &Request<'_>, data: Data<'_>) -> Result<T, ApiError> {
     if let Some(content_type) = request.content_type() {
@@ -71,25 +91,50 @@ async fn read_body<T: AdminBody>(request: &Request<'_>, data: Data<'_>) -> Resul
             )));
         }
     }
-    let limit = request.limits().get("json").unwrap_or(Limits::JSON);
-    let bytes = data
-        .open(limit)
-        .into_bytes()
+    let limit = request
+        .rocket()
+        .state::<crate::config::Settings>()
+        .map_or(DEFAULT_MAX_BODY_BYTES, |s| s.admin_max_body_bytes);
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "the body is larger than the {limit} bytes an admin request may carry"
+        ))
+    };
+    let declared = request
+        .headers()
+        .get_one("Content-Length")
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let read = data.open(rocket::data::ByteUnit::from(limit)).into_bytes();
+    let bytes = rocket::tokio::time::timeout(BODY_READ_TIMEOUT, read)
         .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "the body did not arrive within {} seconds",
+                BODY_READ_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
     if !bytes.is_complete() {
-        return Err(ApiError::TooLarge(format!(
-            "the body is larger than {limit}, the limit (limits.json)"
-        )));
+        return Err(too_large());
     }
     parse_body(&bytes)
 }
 
-/// Parses and checks a body. Its errors name the field at fault.
+/// The admin body limit unless `ATELIER_ADMIN_MAX_BODY_BYTES` says
+/// otherwise: the largest valid body (a hundred photos of two long URLs)
+/// is well under it.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 * 1024;
+
+/// Parses and checks a body. Its errors name the field at fault. The bytes
+/// are parsed into values once; the syntax and the shape are checked first
+/// on the bytes alone, so that a malformed body is told as such.
 pub fn parse_body<T: AdminBody>(bytes: &[u8]) -> Result<T, ApiError> {
-    let shape: serde_json::Value = serde_json::from_slice(bytes)
+    serde_json::from_slice::<de::IgnoredAny>(bytes)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    T::shape(&shape).map_err(ApiError::BadRequest)?;
+    T::shape(bytes).map_err(ApiError::BadRequest)?;
     let mut json = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
         let mut path = e.path().to_string();
@@ -467,6 +512,75 @@ pub struct NewPhoto {
 
 impl AdminBody for NewPhoto {}
 
+/// Finds, in a JSON array, the position (from 1) of the first element that
+/// is not an object, reading past the others without keeping them.
+struct FirstNonObject;
+
+impl<'de> Visitor<'de> for FirstNonObject {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<usize>, A::Error> {
+        let mut at = 0;
+        let mut first = None;
+        while let Some(is_object) = seq.next_element::<IsObject>()? {
+            at += 1;
+            if !is_object.0 && first.is_none() {
+                first = Some(at);
+            }
+        }
+        Ok(first)
+    }
+}
+
+/// Whether a JSON value is an object; its content is skipped, not kept.
+struct IsObject(bool);
+
+impl<'de> Deserialize<'de> for IsObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Probe;
+        impl<'de> Visitor<'de> for Probe {
+            type Value = IsObject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<IsObject, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(IsObject(true))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<IsObject, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(IsObject(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_unit<E>(self) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+        }
+        d.deserialize_any(Probe)
+    }
+}
+
 /// `PUT /admin/styles/:id/photos`: every photo of the style, in the order
 /// they are shown; at most [`MAX_PHOTOS_PER_STYLE`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -474,16 +588,15 @@ impl AdminBody for NewPhoto {}
 pub struct PhotoList(pub Vec<NewPhoto>);
 
 impl AdminBody for PhotoList {
-    fn shape(json: &serde_json::Value) -> Result<(), String> {
-        let Some(photos) = json.as_array() else {
+    fn shape(json: &[u8]) -> Result<(), String> {
+        if first_byte(json) != Some(b'[') {
             return Err("the body must be a JSON array of photos".into());
-        };
-        match photos.iter().position(|photo| !photo.is_object()) {
-            Some(at) => Err(format!(
-                "photo {} of the body must be a JSON object",
-                at + 1
-            )),
-            None => Ok(()),
+        }
+        let mut reader = serde_json::Deserializer::from_slice(json);
+        match reader.deserialize_seq(FirstNonObject) {
+            Ok(Some(at)) => Err(format!("photo {at} of the body must be a JSON object")),
+            Ok(None) => Ok(()),
+            Err(e) => Err(format!("the body is not valid JSON: {e}")),
         }
     }
 
