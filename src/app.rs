@@ -120,20 +120,17 @@ fn metrics_server(address: &str, metrics: Arc<Metrics>) -> Result<AdHoc, String>
 }
 
 /// Rocket's `debug` log level writes out every request with its headers,
-/// and so the admin API's tokens: with a token configured, `normal` is as
-/// far as logging goes.
+/// and so whatever credentials a client sends: `normal` is as far as
+/// Rocket's own logging goes.
 fn without_header_logging(figment: Figment) -> Figment {
-    let admin = figment
-        .extract_inner::<String>("admin_tokens")
-        .is_ok_and(|tokens| !tokens.trim().is_empty());
     let debug = figment
         .extract_inner::<LogLevel>("log_level")
         .is_ok_and(|level| level == LogLevel::Debug);
-    if admin && debug {
+    if debug {
         // Rocket's logger is not set up yet.
         eprintln!(
-            "log level: `debug` would log the admin API's tokens with each request's \
-             headers; logging at `normal` instead"
+            "log level: `debug` would log every request's headers, credentials \
+             included; logging at `normal` instead"
         );
         figment.merge(("log_level", LogLevel::Normal))
     } else {

@@ -61,10 +61,12 @@ impl Page {
 /// One page of products ordered by id. `anchors[k]` is the id at offset
 /// `k * ANCHOR_STRIDE` (see `freshness`), `None` while they have not been
 /// read: a deep page starts from the nearest anchor instead of walking every
-/// row before it, and a page past the last anchor starts from that one, so
-/// no page value makes PostgreSQL walk more than the rows after the anchor.
-/// A page past the end of the catalog the anchors know reads nothing.
-/// Statements: 1 (0 when the page lies past the catalog's end).
+/// row before it, and a page past the last anchor starts from that one. So
+/// no page value makes PostgreSQL walk more than the rows after its anchor:
+/// past the end of the catalog, the few after the last one. (Anchors are up
+/// to a watcher poll old; starting from one, rather than trusting it for
+/// where the catalog ends, keeps rows added since then in their pages.)
+/// Statements: 1.
 pub fn list_products(
     conn: &mut PgConnection,
     page: Page,
@@ -73,18 +75,12 @@ pub fn list_products(
     let Some(offset) = page.offset() else {
         return Ok(Vec::new());
     };
-    let start = match anchors {
-        // The anchors are at most one watcher poll old, as every cached
-        // answer is: a page past the end they know is empty.
-        Some(ids) if offset >= ANCHOR_STRIDE.saturating_mul(ids.len() as i64) => {
-            return Ok(Vec::new())
-        }
-        Some(ids) => usize::try_from(offset / ANCHOR_STRIDE)
-            .ok()
-            .filter(|k| *k > 0)
-            .and_then(|k| ids.get(k).map(|id| (k, *id))),
-        None => None,
-    };
+    let start = anchors.and_then(|ids| {
+        let k = usize::try_from(offset / ANCHOR_STRIDE)
+            .unwrap_or(usize::MAX)
+            .min(ids.len().saturating_sub(1));
+        ids.get(k).filter(|_| k > 0).map(|id| (k, *id))
+    });
     // Two fixed query shapes rather than a boxed one: Diesel caches the
     // prepared statement of a fixed shape, never of a boxed query.
     match start {

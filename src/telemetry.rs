@@ -54,12 +54,11 @@ pub fn init(settings: &Settings) -> anyhow::Result<()> {
         _ => LevelFilter::WARN,
     };
     // Rocket's debug records print each request with its headers, and so
-    // the admin API's tokens: with a token configured they are dropped,
-    // whatever the filter says.
-    let tokens_configured = !settings.admin_tokens.trim().is_empty();
-    let keep = filter_fn(move |meta| {
-        !(tokens_configured && meta.target().starts_with("rocket") && *meta.level() > Level::INFO)
-    });
+    // any credential a client sends (an admin token, or a front end's
+    // Authorization sent by mistake): they are dropped, whatever the filter
+    // says and whether or not admin tokens are configured.
+    let keep =
+        filter_fn(|meta| !(meta.target().starts_with("rocket") && *meta.level() > Level::INFO));
     let registry = tracing_subscriber::registry().with(filter).with(keep);
     let installed = match settings.log_format.as_str() {
         "json" => registry

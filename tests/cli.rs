@@ -582,7 +582,7 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
         "{logged}"
     );
     assert!(
-        logged.contains("`debug` would log the admin API's tokens"),
+        logged.contains("`debug` would log every request's headers, credentials included"),
         "{logged}"
     );
     assert!(
@@ -608,4 +608,42 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
     );
     assert!(said.contains("holds a token, not its hash"), "{said}");
     assert!(!said.contains(&token[4..20]), "{said}");
+}
+
+#[test]
+fn an_authorization_header_reaches_no_log_at_trace_without_admin_tokens() {
+    let db = TestDb::with_fixtures();
+    let logs = std::env::temp_dir().join(format!("atelier-cli-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let (server, port, _) = serve_logging_to(
+        &db,
+        &[("ROCKET_LOG_LEVEL", "debug"), ("ATELIER_LOG", "trace")],
+        "/health",
+        std::fs::File::create(logs.join("stdout")).unwrap().into(),
+        std::fs::File::create(logs.join("stderr")).unwrap().into(),
+    );
+    let secret = "Bearer sk_live_9f8e7d6c5b4a39281706";
+    let answered = http_send(
+        port,
+        "GET",
+        "/products/1",
+        &[format!("Authorization: {secret}")],
+        "",
+    );
+    assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
+    drop(server);
+    let mut logged = String::new();
+    for file in ["stdout", "stderr"] {
+        logged.push_str(&std::fs::read_to_string(logs.join(file)).unwrap());
+    }
+    let _ = std::fs::remove_dir_all(&logs);
+    assert!(
+        logged.contains("method=GET uri=/products/1 status=200"),
+        "{logged}"
+    );
+    assert!(!logged.contains("sk_live_9f8e7d6c5b4a39281706"), "{logged}");
+    assert!(
+        !logged.to_ascii_lowercase().contains("authorization"),
+        "{logged}"
+    );
 }
