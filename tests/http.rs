@@ -533,3 +533,31 @@ async fn idle_and_slow_clients_do_not_hold_up_the_others() {
     slowloris.abort();
     drop(idle);
 }
+
+#[rocket::async_test]
+async fn a_cleartext_http2_client_is_not_served() {
+    use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let db = TestDb::with_fixtures();
+    let server = http::serve(&db.url, &[]).await;
+    let mut stream = rocket::tokio::net::TcpStream::connect(server.addr)
+        .await
+        .unwrap();
+    // HTTP/2 with prior knowledge: the preface, then an empty SETTINGS frame.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    rocket::tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut bytes))
+        .await
+        .expect("the connection ends within 10 s")
+        .unwrap();
+    // An HTTP/2 server answers with its own SETTINGS frame (type 4); an
+    // HTTP/1.1-only one refuses the request line, or just closes.
+    assert!(
+        bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 "),
+        "{:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+}
