@@ -1378,3 +1378,46 @@ async fn admin_errors_are_never_cacheable() {
         );
     }
 }
+
+#[rocket::async_test]
+async fn writes_answer_503_at_once_while_the_primary_is_down() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    // Reads come from the test database; writes go to a port nothing
+    // listens on, with a pool timeout far longer than the test waits.
+    let down = format!(
+        "postgres://atelier:atelier@127.0.0.1:{}/atelier",
+        common::free_port()
+    );
+    let client = admin_client(
+        &db.url,
+        &tokens,
+        &[
+            ("admin_database_url", json!(down)),
+            ("databases.atelier.timeout", json!(60)),
+        ],
+    )
+    .await;
+    let token = Some(tokens.ops.token.as_str());
+    for (method, uri, body) in [
+        ("PATCH", "/admin/styles/1", Some(r#"{"name":"Renamed"}"#)),
+        ("PATCH", "/admin/styles/1", Some(r#"{"name":"Again"}"#)),
+        ("GET", "/admin/styles/1/photos", None),
+        ("DELETE", "/admin/photos/4", None),
+    ] {
+        let got = rocket::tokio::time::timeout(
+            Duration::from_secs(20),
+            send(&client, method, uri, token, body),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{method} {uri} waited for the pool's timeout"));
+        assert_eq!(got.status, Status::ServiceUnavailable, "{method} {uri}");
+        assert_eq!(got.header("Retry-After"), Some("1"), "{method} {uri}");
+        assert_eq!(
+            got.body,
+            json!({"error": "the database is unavailable; try again shortly"})
+        );
+    }
+    // The catalog is still read from its own database.
+    assert_eq!(public(&client, "/products/1").await.0, Status::Ok);
+}

@@ -30,6 +30,7 @@ use serde::Serialize;
 use self::auth::{bearer_token, AdminTokens};
 use self::input::{AdminJson, NewPhoto, PhotoList, SkuChange, StyleChange};
 use self::writes::{Author, WriteError, Written};
+use crate::availability::Availability;
 use crate::cache::ResponseCache;
 use crate::config::Settings;
 use crate::db::{build_pool, DbManager, PoolSettings, StatementCounter, DATABASE_NAME};
@@ -42,7 +43,53 @@ pub struct AdminState {
     tokens: AdminTokens,
     pool: r2d2::Pool<DbManager>,
     timeout: Duration,
+    /// Whether the primary is known to be unreachable: writes then answer
+    /// 503 at once instead of waiting the pool's timeout.
+    primary: Availability,
 }
+
+/// What a blocking thread needs to check out an admin connection.
+#[derive(Clone)]
+struct Checkout {
+    pool: r2d2::Pool<DbManager>,
+    timeout: Duration,
+    primary: Availability,
+}
+
+impl Checkout {
+    /// A connection of the admin pool, or 503 as soon as the primary is
+    /// known to be down (within a step of the first failed connection), or
+    /// once `timeout` has passed with every connection busy.
+    fn connection(&self) -> Result<r2d2::PooledConnection<DbManager>, ApiError> {
+        let deadline = std::time::Instant::now() + self.timeout;
+        loop {
+            if self.primary.is_down() {
+                return Err(ApiError::Unavailable);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(ApiError::Unavailable);
+            }
+            if let Ok(conn) = self.pool.get_timeout(left.min(CHECKOUT_STEP)) {
+                return Ok(conn);
+            }
+        }
+    }
+}
+
+impl AdminState {
+    fn checkout(&self) -> Checkout {
+        Checkout {
+            pool: self.pool.clone(),
+            timeout: self.timeout,
+            primary: self.primary.clone(),
+        }
+    }
+}
+
+/// How long a write waits for a connection before it looks again whether
+/// the primary is known to be down.
+const CHECKOUT_STEP: Duration = Duration::from_millis(100);
 
 /// Mounts the admin API if a token is configured; fails the launch, saying
 /// which entry is wrong, if the tokens cannot be read.
@@ -89,20 +136,18 @@ pub async fn attach(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
         tokens.names().collect::<Vec<_>>(),
         pool.size
     );
+    let primary = rocket
+        .state::<std::sync::Arc<crate::metrics::Metrics>>()
+        .map_or_else(Default::default, |metrics| metrics.db.availability());
     let state = AdminState {
         tokens,
         // Its statements are not the public routes': a counter of its own.
         // Its connections that cannot be opened count with the others';
         // its own availability, since a primary down for writes says
         // nothing of the replicas reads come from.
-        pool: build_pool(
-            &pool,
-            StatementCounter::default(),
-            rocket
-                .state::<std::sync::Arc<crate::metrics::Metrics>>()
-                .map_or_else(Default::default, |metrics| metrics.db.availability()),
-        ),
+        pool: build_pool(&pool, StatementCounter::default(), primary.clone()),
         timeout: pool.timeout,
+        primary,
     };
     Ok(rocket.manage(state).mount("/admin", admin_routes()))
 }
@@ -163,13 +208,10 @@ impl Admin<'_> {
         F: FnOnce(&mut PgConnection, Author<'_>) -> Result<Written<T>, WriteError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.state.pool.clone();
-        let timeout = self.state.timeout;
+        let checkout = self.state.checkout();
         let author = self.token_name.to_string();
         let written = rocket::tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get_timeout(timeout)
-                .map_err(|_| ApiError::Unavailable)?;
+            let mut conn = checkout.connection()?;
             work(&mut conn, Author(&author)).map_err(ApiError::from)
         })
         .await
@@ -184,12 +226,9 @@ impl Admin<'_> {
         F: FnOnce(&mut PgConnection) -> Result<T, WriteError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.state.pool.clone();
-        let timeout = self.state.timeout;
+        let checkout = self.state.checkout();
         rocket::tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get_timeout(timeout)
-                .map_err(|_| ApiError::Unavailable)?;
+            let mut conn = checkout.connection()?;
             read(&mut conn).map_err(ApiError::from)
         })
         .await
