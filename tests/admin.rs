@@ -1298,19 +1298,19 @@ async fn an_admin_body_over_the_admin_limit_is_refused_unread() {
     let db = TestDb::with_rendered_fixtures();
     let tokens = Tokens::new();
     let server = admin_server(&db, &tokens).await;
-    // Under the service's 1 MiB limit, over the admin API's 64 KiB.
+    // Under the service's 1 MiB limit, over the admin API's 512 KiB.
     let got = send_partial_body(
         server.addr,
         "PUT",
         "/admin/styles/1/photos",
         Some(&tokens.ops.token),
-        100_000,
+        600_000,
     )
     .await;
     assert_eq!(got.status, 413);
     assert_eq!(
         got.text(),
-        r#"{"error":"the body is larger than the 65536 bytes an admin request may carry"}"#
+        r#"{"error":"the body is larger than the 524288 bytes an admin request may carry"}"#
     );
     assert!(audit(&db).is_empty());
 }

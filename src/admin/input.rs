@@ -124,9 +124,10 @@ async fn read_body<T: AdminBody>(request: &Request<'_>, data: Data<'_>) -> Resul
 }
 
 /// The admin body limit unless `ATELIER_ADMIN_MAX_BODY_BYTES` says
-/// otherwise: the largest valid body (a hundred photos of two long URLs)
-/// is well under it.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 * 1024;
+/// otherwise: above the largest valid body (a hundred photos, each of two
+/// URLs of `MAX_URL_BYTES`, about 415 KB), so every valid write fits and an
+/// invalid one is told what is wrong with it.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 512 * 1024;
 
 /// Parses and checks a body. Its errors name the field at fault. The bytes
 /// are parsed into values once; the syntax and the shape are checked first
