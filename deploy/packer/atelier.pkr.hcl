@@ -1,6 +1,7 @@
 # Packer template for the Atelier AMI: Debian 12 with the release binary, its
-# systemd unit (enabled) and the env template; instances launched from it get
-# their DATABASE_URL from deploy/cloud-init/user-data.yaml at first boot.
+# systemd unit (enabled) with its network drop-in, and the env template;
+# instances launched from it get their DATABASE_URL and the addresses the
+# service may talk to from deploy/cloud-init/user-data.yaml at first boot.
 #
 # Written for Packer 1.6.6 (Debian 12's package), whose HCL2 has no
 # `packer { required_plugins }` block; Packer 1.10 and later need the Amazon
@@ -73,6 +74,13 @@ build {
     destination = "/tmp/atelier.service"
   }
 
+  # Who may talk to the service; cloud-init rewrites it with the real
+  # addresses at first boot.
+  provisioner "file" {
+    source      = "${path.root}/../atelier.service.d/network.conf"
+    destination = "/tmp/atelier-network.conf"
+  }
+
   provisioner "file" {
     source      = "${path.root}/../atelier.env.example"
     destination = "/tmp/atelier.env"
@@ -90,10 +98,12 @@ build {
       "sudo useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin atelier",
       "sudo install -o root -g root -m 0755 /tmp/atelier /usr/local/bin/atelier",
       "sudo install -o root -g root -m 0644 /tmp/atelier.service /etc/systemd/system/atelier.service",
+      "sudo install -d -o root -g root -m 0755 /etc/systemd/system/atelier.service.d",
+      "sudo install -o root -g root -m 0644 /tmp/atelier-network.conf /etc/systemd/system/atelier.service.d/network.conf",
       # Readable by the service's group only: it will hold the database password.
       "sudo install -d -o root -g atelier -m 0750 /etc/atelier",
       "sudo install -o root -g atelier -m 0640 /tmp/atelier.env /etc/atelier/atelier.env",
-      "rm -f /tmp/atelier /tmp/atelier.service /tmp/atelier.env",
+      "rm -f /tmp/atelier /tmp/atelier.service /tmp/atelier-network.conf /tmp/atelier.env",
       "sudo systemctl daemon-reload",
       "sudo systemctl enable atelier",
     ]

@@ -1,12 +1,15 @@
 # The tools tests/deploy.rs checks the deployment kit with (sourced by
-# scripts/test.sh): nginx (`nginx -t`), packer (`packer validate`) and
-# systemd's `systemd-analyze verify`, and the one tests/telemetry.rs checks
-# /metrics with (`promtool check metrics`, in the prometheus package), all
-# from Debian's packages.
+# scripts/test.sh): nginx (`nginx -t`, and nginx itself in front of the
+# test's stand-in instances), packer (`packer validate`) and systemd's
+# `systemd-analyze verify`, and the one tests/telemetry.rs checks /metrics
+# with (`promtool check metrics`, in the prometheus package), all from
+# Debian's packages.
 #
 # Installing nginx or prometheus must not leave a server behind: the tests
-# run nginx only as `nginx -t` on a copy of the config in a temporary
-# directory, and of prometheus only promtool.
+# run nginx only on a copy of the config in a temporary directory, as the
+# current user in the foreground (`daemon off; master_process off;`) on a
+# loopback port, and kill it when they end; of prometheus they run only
+# promtool.
 
 deploy_tools_as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

@@ -82,7 +82,7 @@ write_nginx() {
   # nginx's workers run as Debian's www-data when the master is root.
   chmod 755 "$NGX"
   if id www-data >/dev/null 2>&1; then chown -R www-data "$NGX/cache" "$NGX/temp"; fi
-  cp deploy/nginx/verification.conf "$NGX/"
+  cp deploy/nginx/verification.conf deploy/nginx/admin-allow.conf "$NGX/"
   sed -e "s#/etc/nginx/atelier/#$NGX/#g" \
       -e "s#/var/cache/nginx/atelier#$NGX/cache#g" \
       -e "s#/var/log/nginx/atelier.access.log#$NGX/access.log#g" \
