@@ -196,11 +196,8 @@ async fn a_change_to_the_catalog_shows_within_a_poll() {
     }
 }
 
-#[rocket::async_test]
-async fn deep_pages_are_right_across_anchors() {
-    let db = TestDb::migrated();
-    // 2,600 products with gaps in their ids: an anchor every 100 offsets.
-    let ids: Vec<i32> = (0..2_600).map(|i| 3 * i + 1 + i / 500).collect();
+/// Inserts a product `P<id>` in category Pants for each of `ids`.
+fn insert_pants(db: &TestDb, ids: &[i32]) {
     let values: Vec<String> = ids
         .iter()
         .map(|id| format!("({id}, 'P{id}', 'S', 'D.', 'Pants', 1)"))
@@ -211,6 +208,14 @@ async fn deep_pages_are_right_across_anchors() {
     ))
     .execute(&mut db.connect())
     .unwrap();
+}
+
+#[rocket::async_test]
+async fn deep_pages_are_right_across_anchors() {
+    let db = TestDb::migrated();
+    // 2,600 products with gaps in their ids: an anchor every 100 offsets.
+    let ids: Vec<i32> = (0..2_600).map(|i| 3 * i + 1 + i / 500).collect();
+    insert_pants(&db, &ids);
     let client = common::client_with(&db.url, &[("cache_enabled", json!(false))]).await;
     for (page, count) in [
         (1, 7),
@@ -349,15 +354,7 @@ fn product_tuples_read(db: &TestDb) -> i64 {
 #[rocket::async_test]
 async fn pages_far_past_the_end_read_only_the_rows_after_the_last_anchor() {
     let db = TestDb::migrated();
-    let values: Vec<String> = (1..=2_650)
-        .map(|id| format!("({id}, 'P{id}', 'S', 'D.', 'Pants', 1)"))
-        .collect();
-    diesel::sql_query(format!(
-        "INSERT INTO product (id, name, slogan, description, category, default_price) VALUES {}",
-        values.join(",")
-    ))
-    .execute(&mut db.connect())
-    .unwrap();
+    insert_pants(&db, &(1..=2_650).collect::<Vec<i32>>());
     // The watcher's first poll, before the first request, reads the anchors.
     let client = common::client_with(
         &plain(&db.url),

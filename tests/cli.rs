@@ -508,6 +508,17 @@ fn http_send(port: u16, method: &str, path: &str, headers: &[String], body: &str
     response
 }
 
+/// What a server logged into `logs`' stdout and stderr files, the
+/// directory removed.
+fn read_logs(logs: &std::path::Path) -> String {
+    let mut logged = String::new();
+    for file in ["stdout", "stderr"] {
+        logged.push_str(&std::fs::read_to_string(logs.join(file)).unwrap());
+    }
+    let _ = std::fs::remove_dir_all(logs);
+    logged
+}
+
 #[test]
 fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
     let db = TestDb::with_fixtures();
@@ -568,11 +579,7 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
     assert!(written.contains(r#""sale_price":"99.00""#), "{written}");
     drop(server);
 
-    let mut logged = String::new();
-    for file in ["stdout", "stderr"] {
-        logged.push_str(&std::fs::read_to_string(logs.join(file)).unwrap());
-    }
-    let _ = std::fs::remove_dir_all(&logs);
+    let logged = read_logs(&logs);
     assert!(
         logged.contains("method=PATCH uri=/admin/styles/1 status=401"),
         "{logged}"
@@ -632,11 +639,7 @@ fn an_authorization_header_reaches_no_log_at_trace_without_admin_tokens() {
     );
     assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
     drop(server);
-    let mut logged = String::new();
-    for file in ["stdout", "stderr"] {
-        logged.push_str(&std::fs::read_to_string(logs.join(file)).unwrap());
-    }
-    let _ = std::fs::remove_dir_all(&logs);
+    let logged = read_logs(&logs);
     assert!(
         logged.contains("method=GET uri=/products/1 status=200"),
         "{logged}"
