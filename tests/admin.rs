@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use atelier::admin::auth::{new_token, NewToken};
 use atelier::models::AuditEntry;
 use atelier::schema::{admin_audit, styles_answers};
-use common::fixtures::ODD_TEXT;
+use common::fixtures::ODD_ADMIN_TEXT;
 use common::{Scratch, TestDb};
 use diesel::prelude::*;
 use rocket::http::{ContentType, Header, Status};
@@ -881,7 +881,7 @@ async fn odd_text_is_stored_and_served_literally() {
         "x' OR '1'='1",
         "$$; DELETE FROM photos; $$",
         r"\'; \\ \x00 %s %n {{name}} ${name}",
-        ODD_TEXT,
+        ODD_ADMIN_TEXT,
     ];
     for text in texts {
         let body = json!({ "name": text }).to_string();
@@ -903,8 +903,8 @@ async fn odd_text_is_stored_and_served_literally() {
             .unwrap();
         assert_eq!(stored, text);
     }
-    // URLs keep quotes, backslashes and SQL as they are.
-    let url = r#"https://x.example/';DROP/**/TABLE/**/photos;--"\\?q='1'"#;
+    // URLs keep quotes, percent-encoded backslashes and SQL as they are.
+    let url = r#"https://x.example/';DROP/**/TABLE/**/photos;--"%5C%5C?q='1'"#;
     let body = json!({ "thumbnail_url": url, "url": url }).to_string();
     let got = send(
         &client,
@@ -930,6 +930,173 @@ async fn odd_text_is_stored_and_served_literally() {
     );
     assert_eq!(stored_answer(&db, 1), Some(rendered_from_rows(&db, 1)));
     assert_eq!(audit(&db).len(), 2 * texts.len() + 1);
+}
+
+/// Text a front end would show as something other than what was stored:
+/// terminal escapes, line breaks, C1 controls, and the bidirectional
+/// overrides that make "gpj.exe" read as "exe.jpg".
+#[rocket::async_test]
+async fn names_with_control_or_bidi_override_characters_are_refused() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    let client = admin_client(&db.url, &tokens, &[]).await;
+    let token = Some(tokens.ops.token.as_str());
+    let control = |code: &str| {
+        format!(
+            "must not contain control characters (tabs, line breaks, escapes: \
+             U+0001-U+001F, U+007F-U+009F), got U+{code}"
+        )
+    };
+    let bidi = |code: &str| {
+        format!(
+            "must not contain bidirectional formatting characters (U+202A-U+202E, \
+             U+2066-U+2069), which make text read in another order than it is written, \
+             got U+{code}"
+        )
+    };
+    let cases = [
+        (
+            "/admin/styles/1",
+            r#"{"name":"\u001b[2J\u001b[31mSale"}"#,
+            format!("name: {}", control("001B")),
+        ),
+        (
+            "/admin/styles/1",
+            r#"{"name":"Forest\nGreen"}"#,
+            format!("name: {}", control("000A")),
+        ),
+        (
+            "/admin/styles/1",
+            r#"{"name":"Forest\u0085Green"}"#,
+            format!("name: {}", control("0085")),
+        ),
+        (
+            "/admin/styles/1",
+            r#"{"name":"Sale \u202Egpj.exe"}"#,
+            format!("name: {}", bidi("202E")),
+        ),
+        (
+            "/admin/skus/2",
+            r#"{"size":"XL\u2066"}"#,
+            format!("size: {}", bidi("2066")),
+        ),
+        (
+            "/admin/skus/2",
+            r#"{"size":"X\tL"}"#,
+            format!("size: {}", control("0009")),
+        ),
+    ];
+    for (uri, body, expected) in cases {
+        let got = send(&client, "PATCH", uri, token, Some(body)).await;
+        assert_eq!(got.status, Status::BadRequest, "{body}");
+        // The position is where the field's value ends: the body's end.
+        let column = body.len();
+        let expected = format!("{expected} at line 1 column {column}");
+        assert_eq!(got.body, json!({ "error": expected }), "{body}");
+    }
+    assert_nothing_written(&db, &client).await;
+}
+
+/// URLs that parsers read two ways (a browser takes `\` for `/`, so
+/// `https://a\@b/` goes to `a` where another parser sees user `a\` on `b`),
+/// that no parser can read, or that carry credentials: each a 400 naming the
+/// field, and nothing stored.
+#[rocket::async_test]
+async fn photo_urls_that_parsers_read_differently_are_refused() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    let client = admin_client(&db.url, &tokens, &[]).await;
+    let token = Some(tokens.ops.token.as_str());
+    let host = "must name its host by a domain name (letters, digits, '-' and '_', the last \
+                label starting with a letter) or an IPv4 address, got";
+    let cases = [
+        (r"http://[abc", format!(r#"{host} "http://[abc""#)),
+        (r"http://[::1]x", format!(r#"{host} "http://[::1]x""#)),
+        (r"http://a.1/", format!(r#"{host} "http://a.1/""#)),
+        (
+            r"http://1.2.3.256/",
+            format!(r#"{host} "http://1.2.3.256/""#),
+        ),
+        (
+            r"https://a\\@b/",
+            "must not contain a backslash, which browsers read as a slash (percent-encode it: %5C)"
+                .to_string(),
+        ),
+        (
+            r"https://u:p@img.example/",
+            r#"must not carry a user name or password, got "https://u:p@img.example/""#.to_string(),
+        ),
+        (
+            r"https://img.example/\u202Egpj.exe",
+            "must not contain bidirectional formatting characters (U+202A-U+202E, \
+             U+2066-U+2069), which make text read in another order than it is written, \
+             got U+202E"
+                .to_string(),
+        ),
+        (
+            r"https://xn--a.example/",
+            r#"is not a valid URL (invalid international domain name): "https://xn--a.example/""#
+                .to_string(),
+        ),
+    ];
+    for (url, expected) in cases {
+        let body = format!(r#"{{"thumbnail_url":"https://img.example/t","url":"{url}"}}"#);
+        let got = send(
+            &client,
+            "POST",
+            "/admin/styles/1/photos",
+            token,
+            Some(&body),
+        )
+        .await;
+        assert_eq!(got.status, Status::BadRequest, "{url}");
+        let column = body.len();
+        assert_eq!(
+            got.body,
+            json!({ "error": format!("url: {expected} at line 1 column {column}") }),
+            "{url}"
+        );
+    }
+    assert_nothing_written(&db, &client).await;
+}
+
+/// `setval` is not undone by a rollback: a write asking for more photo ids
+/// than are left must not move the sequence, or every later photo write
+/// would be refused for good, even one the ids left could serve.
+#[rocket::async_test]
+async fn a_photo_write_past_the_last_id_leaves_the_ids_below_it_usable() {
+    let db = TestDb::with_rendered_fixtures();
+    let tokens = Tokens::new();
+    let client = admin_client(&db.url, &tokens, &[]).await;
+    let token = Some(tokens.ops.token.as_str());
+    let top = i32::MAX - 2;
+    diesel::sql_query(format!(
+        "INSERT INTO photos (id, style_id, thumbnail_url, url) \
+         VALUES ({top}, 3, 'https://img.example/t', 'https://img.example/u')"
+    ))
+    .execute(&mut db.connect())
+    .unwrap();
+    let one = r#"{"thumbnail_url":"https://img.example/t","url":"https://img.example/u"}"#;
+    let three = format!("[{one},{one},{one}]");
+    let got = send(
+        &client,
+        "PUT",
+        "/admin/styles/2/photos",
+        token,
+        Some(&three),
+    )
+    .await;
+    assert_eq!(got.status, Status::Conflict);
+    assert_eq!(got.body, json!({"error": "no photo ids are left"}));
+    for id in [i32::MAX - 1, i32::MAX] {
+        let got = send(&client, "POST", "/admin/styles/2/photos", token, Some(one)).await;
+        assert_eq!(got.status, Status::Created, "{:?}", got.body);
+        assert_eq!(got.body["photo_id"], id);
+    }
+    let got = send(&client, "POST", "/admin/styles/2/photos", token, Some(one)).await;
+    assert_eq!(got.status, Status::Conflict);
+    assert_eq!(got.body, json!({"error": "no photo ids are left"}));
+    assert_eq!(audit(&db).len(), 2);
 }
 
 #[rocket::async_test]

@@ -793,7 +793,7 @@ async fn admin_answers_match_the_document() {
     let mut failures = Vec::new();
     let auth = Some(bearer.as_str());
     let hundred = format!("[{}]", vec![NEW_PHOTO; 100].join(","));
-    let odd_name = json!({ "name": fixtures::ODD_TEXT }).to_string();
+    let odd_name = json!({ "name": fixtures::ODD_ADMIN_TEXT }).to_string();
     let long_uri = format!("/admin/styles/1?{}", "a".repeat(5000));
     let all_four = r#"{"name":"Ocean","original_price":150,"sale_price":null,"default?":true}"#;
     let ftp = r#"{"thumbnail_url":"ftp://x/","url":"https://x/"}"#;
@@ -1258,6 +1258,31 @@ async fn the_admin_body_schemas_take_what_the_admin_api_takes() {
         "https://x.ex\u{e9}mple/",
         "https://x.example/';DROP/**/TABLE/**/photos;--\"\\",
         "http://x\\y/",
+        "https://a\\@b/",
+        "https://x.example/%5C",
+        "https://x.example/\u{202e}gpj.exe",
+        "https://x.example/\u{2069}",
+        "https://x.example/\u{200f}",
+        "http://1.2.3.4/",
+        "http://0.0.0.0:0/",
+        "http://255.255.255.255/",
+        "http://1.2.3.256/",
+        "http://01.2.3.4/",
+        "http://1.2.3/",
+        "http://1.2.3.4.5/",
+        "http://1.2.3.4a/",
+        "http://1.2.3.a/",
+        "http://0x7f.1/",
+        "http://a.1/",
+        "http://a.b1/",
+        "http://ab--cd.example/",
+        "http://-x-.example/",
+        "http://a_b.example/",
+        "http://a..b/",
+        "http://.a/",
+        "http://a./",
+        "http://x%41.example/",
+        "https://xn--bcher-kva.example/",
     ]
     .map(str::to_string)
     .into_iter()
@@ -1328,8 +1353,9 @@ async fn the_admin_body_schemas_take_what_the_admin_api_takes() {
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 
     // What a schema cannot say: a URL's length in bytes (`maxLength`
-    // counts characters) and a key given twice (a schema sees the value
-    // JSON makes of it, the last one).
+    // counts characters), a key given twice (a schema sees the value JSON
+    // makes of it, the last one) and whether an `xn--` label is valid
+    // punycode.
     let multibyte = text(json!({"thumbnail_url": url_of_bytes(2050, "é"), "url": "https://x/u"}));
     let twice = r#"{"name":"a","name":"b"}"#;
     assert_eq!(
@@ -1343,6 +1369,14 @@ async fn the_admin_body_schemas_take_what_the_admin_api_takes() {
         (
             document_takes(&contract, "patch", STYLE, twice),
             api_takes::<StyleChange>(twice)
+        ),
+        (true, false)
+    );
+    let bad_punycode = r#"{"thumbnail_url":"https://xn--a.example/","url":"https://x/u"}"#;
+    assert_eq!(
+        (
+            document_takes(&contract, "post", STYLE_PHOTOS, bad_punycode),
+            api_takes::<NewPhoto>(bad_punycode)
         ),
         (true, false)
     );

@@ -303,9 +303,13 @@ impl<'de> Deserialize<'de> for Quantity {
 }
 
 /// Checks free text an admin sets: stored and served exactly as sent
-/// (quotes, backslashes and control characters included), but not empty,
-/// not longer than `max` characters, and without NUL, which PostgreSQL's
-/// text cannot hold.
+/// (quotes, backslashes, markup and any script included), but not empty,
+/// not longer than `max` characters, and without characters that a front
+/// end would show as something other than what was stored: NUL (which
+/// PostgreSQL's text cannot hold), the other C0 and C1 control characters
+/// (tabs, line breaks, terminal escapes) and the bidirectional formatting
+/// characters (U+202A-U+202E, U+2066-U+2069) that make text read in another
+/// order than it is written.
 fn checked_text<E: de::Error>(text: String, max: usize) -> Result<String, E> {
     if text.trim().is_empty() {
         return Err(E::custom("must not be empty or only white space"));
@@ -321,7 +325,33 @@ fn checked_text<E: de::Error>(text: String, max: usize) -> Result<String, E> {
             "must not contain the NUL character (\\u0000), which the database cannot store",
         ));
     }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(E::custom(format!(
+            "must not contain control characters (tabs, line breaks, escapes: \
+             U+0001-U+001F, U+007F-U+009F), got U+{:04X}",
+            u32::from(c)
+        )));
+    }
+    if let Some(c) = text.chars().find(|&c| is_bidi_formatting(c)) {
+        return Err(E::custom(bidi_message(c)));
+    }
     Ok(text)
+}
+
+/// The characters that reorder the text around them when it is shown: the
+/// embeddings and overrides (U+202A-U+202E) and the isolates
+/// (U+2066-U+2069).
+fn is_bidi_formatting(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn bidi_message(c: char) -> String {
+    format!(
+        "must not contain bidirectional formatting characters \
+         (U+202A-U+202E, U+2066-U+2069), which make text read in another order \
+         than it is written, got U+{:04X}",
+        u32::from(c)
+    )
 }
 
 /// A style's name: see [`checked_text`], at most [`MAX_NAME_CHARS`].
@@ -346,10 +376,15 @@ impl<'de> Deserialize<'de> for SkuSize {
     }
 }
 
-/// An absolute `http://` or `https://` URL with a host, at most
-/// [`MAX_URL_BYTES`], without white space or control characters (a browser
-/// would strip or mangle them: they are percent-encoded in a URL). Kept
-/// exactly as sent, never normalized.
+/// An absolute `http://` or `https://` URL that every parser reads the
+/// same way: at most [`MAX_URL_BYTES`]; no white space, control or
+/// bidirectional formatting characters, and no backslash (browsers read it
+/// as `/`, other parsers do not: percent-encode them); a host that is a
+/// domain name (letters, digits, `-` and `_`, the last label starting with
+/// a letter; international names in their `xn--` form) or an IPv4 address
+/// in dotted decimal; no user name or password; a port of at most 65535.
+/// It must then parse with the `url` crate, the WHATWG URL standard that
+/// browsers follow. Kept exactly as sent, never normalized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct HttpUrl(pub String);
@@ -367,6 +402,15 @@ impl HttpUrl {
                 "must not contain white space or control characters (percent-encode them)".into(),
             );
         }
+        if let Some(c) = url.chars().find(|&c| is_bidi_formatting(c)) {
+            return Err(bidi_message(c));
+        }
+        if url.contains('\\') {
+            return Err(
+                "must not contain a backslash, which browsers read as a slash (percent-encode it: %5C)"
+                    .into(),
+            );
+        }
         let shown: String = url.chars().take(80).collect();
         let rest = ["http://", "https://"].iter().find_map(|scheme| {
             url.get(..scheme.len())
@@ -379,25 +423,70 @@ impl HttpUrl {
             ));
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host_and_port = authority.rsplit('@').next().unwrap_or("");
-        let host = if host_and_port.starts_with('[') {
-            host_and_port.split_inclusive(']').next().unwrap_or("")
-        } else {
-            host_and_port.split(':').next().unwrap_or("")
+        if authority.contains('@') {
+            return Err(format!(
+                "must not carry a user name or password, got {shown:?}"
+            ));
+        }
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
         };
-        if host.is_empty() || host == "[" {
+        if host.is_empty() {
             return Err(format!("must name a host, got {shown:?}"));
         }
-        let port = host_and_port[host.len()..].strip_prefix(':');
+        if !is_domain_name(host) && !is_dotted_ipv4(host) {
+            return Err(format!(
+                "must name its host by a domain name (letters, digits, '-' and '_', the last \
+                 label starting with a letter) or an IPv4 address, got {shown:?}"
+            ));
+        }
         if let Some(port) = port {
-            if port.parse::<u16>().is_err() {
+            let digits = port.trim_start_matches('0');
+            let valid = !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && digits.len() <= 5
+                && (digits.is_empty() || digits.parse::<u16>().is_ok());
+            if !valid {
                 return Err(format!(
                     "has a port that is not a number up to 65535: {shown:?}"
                 ));
             }
         }
-        Ok(())
+        match url::Url::parse(url) {
+            Ok(parsed) if parsed.host().is_some() => Ok(()),
+            Ok(_) => Err(format!("must name a host, got {shown:?}")),
+            Err(e) => Err(format!("is not a valid URL ({e}): {shown:?}")),
+        }
     }
+}
+
+/// Labels of letters, digits, `-` and `_`, the last starting with a letter,
+/// so that no parser takes it for a number or an IPv4 address.
+fn is_domain_name(host: &str) -> bool {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let mut labels = host.rsplit('.');
+    let last = labels.next().unwrap_or("");
+    label_ok(last) && last.as_bytes()[0].is_ascii_alphabetic() && labels.all(label_ok)
+}
+
+/// Four decimal numbers of 0 to 255 without leading zeros, which parsers
+/// would read as octal.
+fn is_dotted_ipv4(host: &str) -> bool {
+    let octet_ok = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 3
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && (part == "0" || !part.starts_with('0'))
+            && part.parse::<u8>().is_ok()
+    };
+    let parts: Vec<&str> = host.split('.').collect();
+    parts.len() == 4 && parts.iter().all(|part| octet_ok(part))
 }
 
 impl<'de> Deserialize<'de> for HttpUrl {
@@ -680,6 +769,36 @@ mod tests {
         assert!(error::<SkuChange>(r#"{"size":""}"#).starts_with("size: must not be empty"));
         assert!(error::<SkuChange>(r#"{"size":"a\u0000b"}"#)
             .starts_with("size: must not contain the NUL character"));
+        for (text, code) in [
+            ("a\\tb", "U+0009"),
+            ("a\\nb", "U+000A"),
+            ("\\u001b[31mred", "U+001B"),
+            ("a\\u007f", "U+007F"),
+            ("a\\u009bb", "U+009B"),
+        ] {
+            let message = error::<StyleChange>(&format!(r#"{{"name":"{text}"}}"#));
+            assert!(
+                message.starts_with("name: must not contain control characters")
+                    && message.contains(code),
+                "{message}"
+            );
+        }
+        for code in ["202A", "202E", "2066", "2069"] {
+            let message = error::<SkuChange>(&format!(r#"{{"size":"XL\u{code}"}}"#));
+            assert!(
+                message.starts_with("size: must not contain bidirectional formatting")
+                    && message.contains(&format!("U+{code}")),
+                "{message}"
+            );
+        }
+        for text in [
+            "caf\u{e9} \u{1F600} </script>",
+            "\u{5E9}\u{5DC}\u{5D5}\u{5DD} 42",
+            "a\u{200F}b",
+        ] {
+            let body = serde_json::json!({ "name": text }).to_string();
+            assert!(parse_body::<StyleChange>(body.as_bytes()).is_ok(), "{text}");
+        }
         let long = format!(r#"{{"size":"{}"}}"#, "s".repeat(101));
         assert!(error::<SkuChange>(&long)
             .starts_with("size: must be at most 100 characters long, got 101"));
@@ -691,9 +810,14 @@ mod tests {
         for url in [
             "https://images.example.com/a?w=300&q=80",
             "HTTP://x",
-            "http://user@x.example:8080/p",
-            "http://[::1]:80/",
-            "https://x.example/';DROP/**/TABLE/**/photos;--\"\\",
+            "http://x.example:8080/p",
+            "http://x.example:00080/p",
+            "http://192.168.0.10/p.jpg",
+            "http://0.0.0.0",
+            "https://cdn_1.img-host.example/x#y",
+            "https://xn--bcher-kva.example/",
+            "https://x.example/';DROP/**/TABLE/**/photos;--\"%5C",
+            "https://x.example/caf\u{e9}/\u{1F600}",
         ] {
             ok(url).unwrap();
         }
@@ -705,9 +829,29 @@ mod tests {
             ("/relative", "must be an absolute"),
             ("https://", "must name a host"),
             ("https:///path", "must name a host"),
+            ("https://:80/", "must name a host"),
             ("https://x.example:99999/", "has a port"),
+            ("https://x.example:+80/", "has a port"),
+            ("https://x.example:/", "has a port"),
             ("https://x.example/a b", "white space"),
             ("https://x.example/a\u{1}", "control characters"),
+            ("https://x.example/a\u{85}", "control characters"),
+            ("https://x.example/\u{202E}gpj.exe", "U+202E"),
+            ("http://[abc", "must name its host by a domain name"),
+            ("http://[::1]x", "must name its host by a domain name"),
+            ("http://[::1]/", "must name its host by a domain name"),
+            ("https://a\\@b/", "backslash"),
+            ("https://x.example/a\\b", "backslash"),
+            ("http://user@x.example/", "user name or password"),
+            ("http://user:pw@x.example/", "user name or password"),
+            ("http://a.1/", "must name its host"),
+            ("http://1.2.3.4.5/", "must name its host"),
+            ("http://1.2.3.256/", "must name its host"),
+            ("http://01.2.3.4/", "must name its host"),
+            ("http://0x7f.1/", "must name its host"),
+            ("http://x.example%2f/", "must name its host"),
+            ("http://a..b/", "must name its host"),
+            ("https://xn--a.example/", "is not a valid URL"),
         ] {
             let message = ok(url).unwrap_err();
             assert!(message.contains(expected), "{message}");

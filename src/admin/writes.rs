@@ -427,7 +427,10 @@ struct LastId {
 /// `n` photo ids never used before, ascending: past the largest photo id
 /// (an import or a hand edit may have brought larger ones) and past every
 /// id handed out before (the sequence remembers removed photos' ids).
-/// Handed out one write at a time, under a lock held to the commit.
+/// Handed out one write at a time, under a lock held to the commit. The
+/// range is checked before the sequence moves: `setval` is not undone when
+/// the write rolls back, so a sequence set past the last id would refuse
+/// every later write, however few ids it asked for.
 fn new_photo_ids(
     conn: &mut PgConnection,
     n: usize,
@@ -438,15 +441,17 @@ fn new_photo_ids(
         .bind::<BigInt, _>(PHOTO_IDS_LOCK)
         .execute(conn)?;
     let last = diesel::sql_query(
-        "SELECT setval('admin_photo_ids',
-                  greatest((SELECT coalesce(max(id), 0) FROM photos),
-                           (SELECT last_value FROM admin_photo_ids)) + $1) AS last",
+        "SELECT greatest((SELECT coalesce(max(id), 0) FROM photos),
+                         (SELECT last_value FROM admin_photo_ids)) + $1 AS last",
     )
     .bind::<BigInt, _>(n)
     .get_result::<LastId>(conn)?
     .last;
     let last = i32::try_from(last).map_err(taken)?;
     let first = i32::try_from(i64::from(last) - n + 1).map_err(taken)?;
+    diesel::sql_query("SELECT setval('admin_photo_ids', $1)")
+        .bind::<BigInt, _>(i64::from(last))
+        .execute(conn)?;
     Ok(first..=last)
 }
 

@@ -25,6 +25,12 @@ pub const UPDATED: &str = "2022-01-02T03:04:05.120Z";
 pub const ODD_TEXT: &str =
     "a \"quote\", a \\ backslash,\nnew line\ttab\r\u{8}\u{c}\u{1}\u{1f}\u{7f} é 😀 </script>";
 
+/// Odd text the admin API takes: quotes, backslash, SQL and template
+/// syntax, non-ASCII, right-to-left script, `</script>`; none of the control
+/// or bidirectional formatting characters it refuses.
+pub const ODD_ADMIN_TEXT: &str =
+    "a \"quote\", a \\ backslash, ' OR '1'='1; {{name}} %s é 😀 \u{5E9}\u{5DC}\u{5D5}\u{5DD} </script>";
+
 /// Product 20: one style whose name, photo and sku size are [`ODD_TEXT`]
 /// (style 900, photo 9000 with URL `https://x.example/` + the text, sku 9000).
 pub fn insert_odd_text_product(conn: &mut PgConnection) {
