@@ -1,8 +1,9 @@
 //! What the admin API accepts: JSON bodies parsed into types that can only
 //! hold valid values (prices in whole units within the dump's range,
-//! quantities >= 0, absolute http(s) URLs of bounded length, names and sizes
-//! PostgreSQL can store), and the data guard that reads them, answering 400
-//! with a sentence that names the field at fault, or 413 past the limit.
+//! quantities >= 0, absolute http(s) URLs that every parser reads alike,
+//! names and sizes a front end shows as they were stored), and the data
+//! guard that reads them, answering 400 with a sentence that names the
+//! field at fault, or 413 past the limit.
 
 use std::fmt;
 
