@@ -11,19 +11,21 @@ use rocket::shield::Shield;
 use rocket::{Build, Rocket};
 
 use crate::admin;
-use crate::availability::Availability;
-use crate::cache::ResponseCache;
+use crate::catalog::anchors::PageAnchors;
 use crate::config::Settings;
-use crate::cors::Cors;
-use crate::db::{PoolSettings, StatementCounter, DATABASE_NAME};
-use crate::dispatch::Dispatcher;
-use crate::freshness::{PageAnchors, Watcher};
-use crate::limits::Limits;
+use crate::config::DATABASE_NAME;
+use crate::db::availability::Availability;
+use crate::db::dispatch::Dispatcher;
+use crate::db::naive;
+use crate::db::pool::{PoolSettings, StatementCounter};
+use crate::db::replicas::ReadPools;
+use crate::http::cache::ResponseCache;
+use crate::http::cors::Cors;
+use crate::http::limits::Limits;
+use crate::http::routes::{api_catchers, api_routes, metrics_routes};
+use crate::http::telemetry::Requests;
+use crate::http::watcher::Watcher;
 use crate::metrics::Metrics;
-use crate::naive;
-use crate::replicas::ReadPools;
-use crate::routes::{api_catchers, api_routes, metrics_routes};
-use crate::telemetry::Requests;
 
 /// The application for `figment` (see [`crate::config::figment`]): the pool
 /// (direct, or rocket_sync_db_pools' when `naive`), the database's
@@ -38,8 +40,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         // security headers mean nothing on JSON and cost a header-map insert
         // each on every response.
         .attach(Shield::new())
-        .manage(metrics.db.statement_counter())
-        .manage(metrics.db.availability())
+        .manage(StatementCounter::counting_into(&metrics.db))
+        .manage(Availability::counting_into(&metrics.db))
         .manage(metrics)
         .manage(Arc::new(PageAnchors::default()))
         .attach(AdHoc::config::<Settings>())
@@ -51,7 +53,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .register("/", api_catchers())
         // Last: it reads the routes every other part has mounted.
         .attach(AdHoc::on_ignite("OPTIONS and 405", |rocket| async {
-            crate::methods::add_method_routes(rocket)
+            crate::http::methods::add_method_routes(rocket)
         }))
 }
 

@@ -14,7 +14,12 @@ use rocket::figment::providers::{Env, Serialized};
 use rocket::figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::db::DATABASE_NAME;
+/// The name of the database in Rocket's configuration (`databases.atelier`).
+pub const DATABASE_NAME: &str = "atelier";
+
+/// The default largest admin request body (see
+/// `admin::input::DEFAULT_MAX_BODY_BYTES`, which says why this size).
+pub const DEFAULT_ADMIN_MAX_BODY_BYTES: u64 = 512 * 1024;
 
 /// The port the live Atelier API's clients expect.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -119,7 +124,7 @@ impl Default for Settings {
             max_url_bytes: 4096,
             max_header_bytes: 16 * 1024,
             max_body_bytes: 1024 * 1024,
-            admin_max_body_bytes: crate::admin::input::DEFAULT_MAX_BODY_BYTES,
+            admin_max_body_bytes: DEFAULT_ADMIN_MAX_BODY_BYTES,
         }
     }
 }

@@ -7,10 +7,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use diesel::Connection;
 
-use atelier::answers::{self, RefreshScope};
+use atelier::catalog::answers::{self, RefreshScope};
+use atelier::db::migrations;
 use atelier::generate::{self, GenerateOptions};
+use atelier::http::telemetry;
 use atelier::import::{self, ImportOptions, ImportReport, ProgressMode};
-use atelier::{admin, app, config, migrations, telemetry};
+use atelier::{admin, app, config};
 
 #[derive(Parser)]
 #[command(name = "atelier", version, about = "The Atelier Products API")]
@@ -168,7 +170,7 @@ fn main() -> anyhow::Result<()> {
                 };
                 let mut conn = diesel::PgConnection::establish(target)
                     .with_context(|| format!("connecting to the {name}"))?;
-                let report = atelier::prewarm::prewarm(&mut conn)
+                let report = atelier::db::prewarm::prewarm(&mut conn)
                     .with_context(|| format!("prewarming the {name}"))?;
                 println!(
                     "{name}: read {} relations, {} MB, in {:.1}s",

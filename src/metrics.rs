@@ -64,22 +64,6 @@ pub struct HttpMetrics {
     unmatched: OnceLock<RouteMetrics>,
 }
 
-impl DbMetrics {
-    /// What the pooled connections count into: statements, and queries that
-    /// found their connection gone.
-    pub fn statement_counter(&self) -> crate::db::StatementCounter {
-        crate::db::StatementCounter::new(
-            self.statements.clone(),
-            self.errors.with_label_values(&["connection_lost"]),
-        )
-    }
-
-    /// What counts connections that could not be opened.
-    pub fn availability(&self) -> crate::availability::Availability {
-        crate::availability::Availability::counting(self.errors.with_label_values(&["connect"]))
-    }
-}
-
 /// One route's latency histogram and its counters for the usual statuses,
 /// each made on first use (so only statuses seen are exported).
 pub struct RouteMetrics {
@@ -106,7 +90,7 @@ pub struct DbMetrics {
     /// Lookups answered by one statement, by kind.
     pub batch_size: HistogramVec,
     /// Statements started by every pooled connection.
-    statements: IntCounter,
+    pub statements: IntCounter,
     /// Failures by kind: `connect`, `connection_lost`, `timeout`, `query`.
     pub errors: IntCounterVec,
     pub queue_depth: IntGauge,

@@ -10,8 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use atelier::admin::auth::{new_token, NewToken};
-use atelier::models::AuditEntry;
-use atelier::schema::{admin_audit, styles_answers};
+use atelier::catalog::models::AuditEntry;
+use atelier::catalog::schema::{admin_audit, styles_answers};
 use common::fixtures::ODD_ADMIN_TEXT;
 use common::{Scratch, TestDb};
 use diesel::prelude::*;
@@ -155,7 +155,7 @@ fn stored_answer(db: &TestDb, product: i32) -> Option<String> {
 
 /// Product `product`'s `/styles` body as the rows render it now.
 fn rendered_from_rows(db: &TestDb, product: i32) -> String {
-    let (id, body) = atelier::answers::render_ids(&mut db.connect(), &[product])
+    let (id, body) = atelier::catalog::answers::render_ids(&mut db.connect(), &[product])
         .unwrap()
         .pop()
         .unwrap();
@@ -896,9 +896,9 @@ async fn odd_text_is_stored_and_served_literally() {
             styles_of(&client, 1).await["results"][1]["skus"]["11"]["size"],
             text
         );
-        let stored: String = atelier::schema::styles::table
+        let stored: String = atelier::catalog::schema::styles::table
             .find(2)
-            .select(atelier::schema::styles::name)
+            .select(atelier::catalog::schema::styles::name)
             .first(&mut db.connect())
             .unwrap();
         assert_eq!(stored, text);
@@ -1198,7 +1198,7 @@ async fn shows_on_the_other_instance(feed: &str) {
     // Other products' answers stayed cached: no statement for a hit.
     let statements = reader
         .rocket()
-        .state::<atelier::db::StatementCounter>()
+        .state::<atelier::db::pool::StatementCounter>()
         .unwrap()
         .clone();
     public(&reader, "/products/2/styles").await;
@@ -1232,7 +1232,7 @@ async fn a_hand_edit_of_a_photo_drops_only_that_products_answers() {
     let (_, _, before) = public(&client, "/products/1/styles").await;
     let statements = client
         .rocket()
-        .state::<atelier::db::StatementCounter>()
+        .state::<atelier::db::pool::StatementCounter>()
         .unwrap()
         .clone();
     public(&client, "/products/2").await;
@@ -1268,7 +1268,7 @@ async fn writes_are_refused_while_an_import_holds_its_lock() {
     let token = Some(tokens.ops.token.as_str());
     let mut import = db.connect();
     diesel::sql_query("SELECT pg_advisory_lock($1)")
-        .bind::<BigInt, _>(atelier::import::IMPORT_LOCK)
+        .bind::<BigInt, _>(atelier::db::locks::IMPORT_LOCK)
         .execute(&mut import)
         .unwrap();
     let refused = json!({
@@ -1296,7 +1296,7 @@ async fn writes_are_refused_while_an_import_holds_its_lock() {
     }
     assert_nothing_written(&db, &client).await;
     diesel::sql_query("SELECT pg_advisory_unlock($1)")
-        .bind::<BigInt, _>(atelier::import::IMPORT_LOCK)
+        .bind::<BigInt, _>(atelier::db::locks::IMPORT_LOCK)
         .execute(&mut import)
         .unwrap();
     let got = send(
@@ -1358,7 +1358,7 @@ async fn an_import_waits_for_writes_in_flight_and_refuses_writes_until_its_swap(
     let mut in_flight = db.connect();
     in_flight.batch_execute("BEGIN").unwrap();
     diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1)")
-        .bind::<BigInt, _>(atelier::import::IMPORT_LOCK)
+        .bind::<BigInt, _>(atelier::db::locks::IMPORT_LOCK)
         .execute(&mut in_flight)
         .unwrap();
     // And a reader holds `product`, so the import, once started, waits at

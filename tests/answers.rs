@@ -28,7 +28,7 @@ async fn styles_body(client: &Client, id: i32) -> String {
 }
 
 fn product_ids(conn: &mut PgConnection) -> Vec<i32> {
-    use atelier::schema::product;
+    use atelier::catalog::schema::product;
     product::table
         .select(product::id)
         .order(product::id)
@@ -38,7 +38,7 @@ fn product_ids(conn: &mut PgConnection) -> Vec<i32> {
 
 /// (product id, body) of every rendered answer.
 fn rendered(conn: &mut PgConnection) -> Vec<(i32, String)> {
-    use atelier::schema::styles_answers;
+    use atelier::catalog::schema::styles_answers;
     styles_answers::table
         .order(styles_answers::product_id)
         .load(conn)
@@ -196,7 +196,7 @@ async fn styles_without_photos_or_skus_answer_as_the_live_api_did() {
 /// photos or skus follow the contract once the database is migrated.
 #[rocket::async_test]
 async fn answers_stored_in_the_earlier_shape_follow_the_contract_after_migrating() {
-    use atelier::migrations::MIGRATIONS;
+    use atelier::db::migrations::MIGRATIONS;
     use diesel::migration::MigrationSource;
     use diesel::pg::Pg;
     use diesel_migrations::MigrationHarness;
@@ -233,7 +233,7 @@ async fn answers_stored_in_the_earlier_shape_follow_the_contract_after_migrating
     assert!(earlier.contains(r#""photos":[],"#));
     assert_eq!(stored_body(&mut conn, 4), Some(earlier));
 
-    atelier::migrations::run_pending(&mut conn).unwrap();
+    atelier::db::migrations::run_pending(&mut conn).unwrap();
     // Every stored answer survived (none fell back to the rows), in the new
     // shape, and is served.
     assert_eq!(rendered_ids(&mut conn), [1, 2, 3, 4, 5, 7, 11]);

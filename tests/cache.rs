@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use atelier::db::StatementCounter;
+use atelier::db::pool::StatementCounter;
 use common::TestDb;
 use diesel::prelude::*;
 use rocket::http::{Header, Status};

@@ -257,16 +257,17 @@ fn database_variables_reach_the_pool() {
 /// the database is unreachable.
 #[test]
 fn answers_refresh_stores_what_the_rows_give() {
-    use atelier::schema::styles_answers;
+    use atelier::catalog::schema::styles_answers;
 
     let db = TestDb::with_fixtures();
     let mut conn = db.connect();
     let ids = [1, 2, 3, 4, 5, 7, 11];
-    let from_rows: Vec<(i32, String)> = atelier::catalog::find_styles_answers(&mut conn, &ids)
-        .unwrap()
-        .into_iter()
-        .map(|(id, body)| (id, body.0))
-        .collect();
+    let from_rows: Vec<(i32, String)> =
+        atelier::catalog::queries::find_styles_answers(&mut conn, &ids)
+            .unwrap()
+            .into_iter()
+            .map(|(id, body)| (id, body.0))
+            .collect();
     let stored = |conn: &mut PgConnection| -> Vec<(i32, String)> {
         styles_answers::table
             .order(styles_answers::product_id)
@@ -436,7 +437,7 @@ fn prewarm_reads_the_catalog_or_says_why_not() {
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("primary: read "), "{stdout}");
 
-    let report = atelier::prewarm::prewarm(&mut db.connect()).unwrap();
+    let report = atelier::db::prewarm::prewarm(&mut db.connect()).unwrap();
     let names: Vec<&str> = report
         .relations
         .iter()

@@ -383,7 +383,7 @@ async fn a_generated_dump_is_imported_and_served_as_its_csv_says() {
     );
     // Every product's /styles answer was rendered by the import, so the
     // answers below are the rendered ones, not the rows'.
-    let rendered: i64 = atelier::schema::styles_answers::table
+    let rendered: i64 = atelier::catalog::schema::styles_answers::table
         .count()
         .get_result(&mut db.connect())
         .unwrap();

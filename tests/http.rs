@@ -421,7 +421,7 @@ async fn requests_over_a_size_limit_are_json_errors() {
     let statements = || {
         client
             .rocket()
-            .state::<atelier::db::StatementCounter>()
+            .state::<atelier::db::pool::StatementCounter>()
             .unwrap()
             .total()
     };

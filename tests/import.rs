@@ -278,7 +278,7 @@ fn timestamps_are_the_time_of_the_import() {
     let before = chrono::Utc::now();
     import_dir(&db, &defects_dir(), &scratch.0.join("rejects.csv")).unwrap();
     let after = chrono::Utc::now();
-    use atelier::schema::product::dsl::*;
+    use atelier::catalog::schema::product::dsl::*;
     let stamps: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = product
         .select((created_at, updated_at))
         .load(&mut db.connect())

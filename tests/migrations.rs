@@ -1,13 +1,13 @@
 //! The schema as the migrations build it: each `down.sql` undoes its
 //! `up.sql`, concurrent start-ups do not race, the tables are the contract's,
-//! every foreign key has an index, and `src/schema.rs` matches the database.
+//! every foreign key has an index, and `src/catalog/schema.rs` matches the database.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::sync::{Arc, Barrier};
 
-use atelier::migrations::{self, MIGRATIONS};
+use atelier::db::migrations::{self, MIGRATIONS};
 use common::{schema_signature, TestDb};
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
@@ -276,10 +276,13 @@ fn printed_table_blocks(columns: &[Column]) -> String {
 fn schema_rs_is_what_print_schema_prints() {
     let db = TestDb::migrated();
     let expected = printed_table_blocks(&columns(&mut db.connect()));
-    let schema_rs =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/schema.rs")).unwrap();
+    let schema_rs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/catalog/schema.rs"
+    ))
+    .unwrap();
     assert!(
         schema_rs.contains(&expected),
-        "src/schema.rs is stale: run `diesel print-schema` (or `diesel migration run`).\nexpected:\n{expected}"
+        "src/catalog/schema.rs is stale: run `diesel print-schema` (or `diesel migration run`).\nexpected:\n{expected}"
     );
 }

@@ -1000,7 +1000,7 @@ async fn admin_refusals_of_size_imports_and_outages_match_the_document() {
     let auth = Some(bearer.as_str());
     let mut import = db.connect();
     diesel::sql_query("SELECT pg_advisory_lock($1)")
-        .bind::<BigInt, _>(atelier::import::IMPORT_LOCK)
+        .bind::<BigInt, _>(atelier::db::locks::IMPORT_LOCK)
         .execute(&mut import)
         .unwrap();
     for (method, uri, body) in writes {

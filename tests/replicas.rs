@@ -37,13 +37,13 @@ fn replica_server_url() -> String {
 /// `db` as the replica serves it, once the replica has caught up with it.
 fn replica_of(db: &TestDb) -> String {
     let url = with_database(&replica_server_url(), &db.name);
-    let expected: i64 = atelier::schema::product::table
+    let expected: i64 = atelier::catalog::schema::product::table
         .count()
         .get_result(&mut db.connect())
         .unwrap();
     eventually("the replica to catch up", || {
         let mut conn = PgConnection::establish(&url).ok()?;
-        let have: i64 = atelier::schema::product::table
+        let have: i64 = atelier::catalog::schema::product::table
             .count()
             .get_result(&mut conn)
             .ok()?;
@@ -148,9 +148,9 @@ async fn reads_are_answered_by_the_replica() {
     drop(paused);
     eventually("the replica to replay the rename", || {
         let mut conn = PgConnection::establish(&replica).ok()?;
-        let name: String = atelier::schema::product::table
+        let name: String = atelier::catalog::schema::product::table
             .find(1)
-            .select(atelier::schema::product::name)
+            .select(atelier::catalog::schema::product::name)
             .get_result(&mut conn)
             .ok()?;
         (name == "Renamed on the primary").then_some(())
@@ -223,9 +223,9 @@ async fn an_import_on_the_primary_reaches_an_instance_reading_the_replica() {
         },
     )
     .unwrap();
-    let imported: String = atelier::schema::product::table
+    let imported: String = atelier::catalog::schema::product::table
         .find(1)
-        .select(atelier::schema::product::name)
+        .select(atelier::catalog::schema::product::name)
         .get_result(&mut db.connect())
         .unwrap();
     assert_ne!(imported, "Camo Onesie");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use atelier::db::StatementCounter;
+use atelier::db::pool::StatementCounter;
 use common::TestDb;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
@@ -102,9 +102,9 @@ async fn stored_styles_answers_take_one_statement() {
         assert_eq!(response.status(), status);
         from_rows.push(response.into_string().await);
     }
-    let report = atelier::answers::refresh(
+    let report = atelier::catalog::answers::refresh(
         &mut db.connect(),
-        &atelier::answers::RefreshScope::Missing,
+        &atelier::catalog::answers::RefreshScope::Missing,
         false,
     )
     .unwrap();
@@ -219,8 +219,8 @@ async fn lookups_of_an_id_in_flight_join_its_fetch() {
 /// execution anew (PostgreSQL's default would, for every one of these).
 #[test]
 fn catalog_statements_are_prepared_and_planned_once_per_connection() {
-    use atelier::catalog::{self, Page};
-    use atelier::db::DbManager;
+    use atelier::catalog::queries::{self, Page};
+    use atelier::db::pool::DbManager;
     use diesel::prelude::*;
     use diesel::r2d2::ManageConnection;
     use diesel::sql_types::BigInt;
@@ -243,11 +243,11 @@ fn catalog_statements_are_prepared_and_planned_once_per_connection() {
     let mut counts = Vec::new();
     for _ in 0..2 {
         for ids in [&[1][..], &[3, 11], &[42], &[1, 2, 3, 4, 5, 7, 11]] {
-            catalog::find_products(conn, ids).unwrap();
-            catalog::find_styles_answers(conn, ids).unwrap();
-            catalog::find_related_ids_by_product(conn, ids).unwrap();
+            queries::find_products(conn, ids).unwrap();
+            queries::find_styles_answers(conn, ids).unwrap();
+            queries::find_related_ids_by_product(conn, ids).unwrap();
         }
-        catalog::list_products(conn, Page { page: 1, count: 5 }, None).unwrap();
+        queries::list_products(conn, Page { page: 1, count: 5 }, None).unwrap();
         counts.push(plans(conn));
     }
     // products with features, styles answers, products, styles, photos,

@@ -12,9 +12,9 @@ use rocket::Request;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::error::ApiError;
-use crate::models::{SkuChanges, StyleChanges};
-use crate::views::Price;
+use crate::catalog::models::{SkuChanges, StyleChanges};
+use crate::catalog::views::Price;
+use crate::http::error::ApiError;
 
 /// The largest price the dump holds, in whole units.
 pub const MAX_PRICE: i32 = 500_000_000;
@@ -128,7 +128,7 @@ async fn read_body<T: AdminBody>(request: &Request<'_>, data: Data<'_>) -> Resul
 /// otherwise: above the largest valid body (a hundred photos, each of two
 /// URLs of `MAX_URL_BYTES`, about 415 KB), so every valid write fits and an
 /// invalid one is told what is wrong with it.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 512 * 1024;
+pub const DEFAULT_MAX_BODY_BYTES: u64 = crate::config::DEFAULT_ADMIN_MAX_BODY_BYTES;
 
 /// Parses and checks a body. Its errors name the field at fault. The bytes
 /// are parsed into values once; the syntax and the shape are checked first

@@ -30,13 +30,14 @@ use serde::Serialize;
 use self::auth::{bearer_token, AdminTokens};
 use self::input::{AdminJson, NewPhoto, PhotoList, SkuChange, StyleChange};
 use self::writes::{Author, WriteError, Written};
-use crate::availability::Availability;
-use crate::cache::ResponseCache;
+use crate::catalog::views::{AdminPhotoView, AdminSkuView, StyleView};
 use crate::config::Settings;
-use crate::db::{build_pool, DbManager, PoolSettings, StatementCounter, DATABASE_NAME};
-use crate::error::{json_content_type, ApiError, JsonBody};
-use crate::routes::parse_id;
-use crate::views::{AdminPhotoView, AdminSkuView, StyleView};
+use crate::config::DATABASE_NAME;
+use crate::db::availability::Availability;
+use crate::db::pool::{build_pool, DbManager, PoolSettings, StatementCounter};
+use crate::http::cache::ResponseCache;
+use crate::http::error::{json_content_type, ApiError, JsonBody};
+use crate::http::routes::parse_id;
 
 /// What the admin routes share: the tokens and the pool they write on.
 pub struct AdminState {
@@ -138,7 +139,9 @@ pub async fn attach(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     );
     let primary = rocket
         .state::<std::sync::Arc<crate::metrics::Metrics>>()
-        .map_or_else(Default::default, |metrics| metrics.db.availability());
+        .map_or_else(Default::default, |metrics| {
+            Availability::counting_into(&metrics.db)
+        });
     let state = AdminState {
         tokens,
         // Its statements are not the public routes': a counter of its own.
@@ -270,7 +273,7 @@ impl<'r> Responder<'r, 'static> for AdminAnswer {
     }
 }
 
-fn photo_views(photos: Vec<crate::models::Photo>) -> Vec<AdminPhotoView> {
+fn photo_views(photos: Vec<crate::catalog::models::Photo>) -> Vec<AdminPhotoView> {
     photos.into_iter().map(AdminPhotoView::from).collect()
 }
 

@@ -20,21 +20,20 @@
 //! write stores the new one after its row changes, in the same transaction.
 
 use diesel::prelude::*;
+use diesel::result::Error as DieselError;
 use diesel::sql_types::{BigInt, Integer};
 
 use super::input::{NewPhoto, PhotoList, SkuChange, StyleChange, MAX_PHOTOS_PER_STYLE};
-use crate::answers;
-use crate::catalog::{find_product_styles, render_styles, StyleWithChildren};
-use crate::changes;
-use crate::import::IMPORT_LOCK;
-use crate::models::{NewAuditEntry, Photo, Sku};
-use crate::schema::{admin_audit, photos, skus, styles};
-use crate::views::{AdminPhotoView, AdminSkuView, StyleView};
+use crate::catalog::answers;
+use crate::catalog::changes;
+use crate::catalog::models::StyleWithChildren;
+use crate::catalog::models::{NewAuditEntry, Photo, Sku};
+use crate::catalog::queries::{find_product_styles, render_styles};
+use crate::catalog::schema::{admin_audit, photos, skus, styles};
+use crate::catalog::views::{AdminPhotoView, AdminSkuView, StyleView};
+use crate::db::locks::{IMPORT_LOCK, PHOTO_IDS_LOCK, PRODUCT_LOCKS};
+use crate::http::error::ApiError;
 
-/// The space of the two-key advisory locks on products ("ATPR").
-const PRODUCT_LOCKS: i32 = 0x4154_5052;
-/// The advisory lock under which photo ids are handed out ("ATEPHOT").
-const PHOTO_IDS_LOCK: i64 = 0x0041_5445_5048_4f54;
 /// How long a write waits for a lock (the product, a row) before it is
 /// refused as busy: longer than any write holds one.
 const LOCK_TIMEOUT: &str = "5s";
@@ -468,4 +467,49 @@ fn record(conn: &mut PgConnection, entry: NewAuditEntry<'_>) -> Result<(), Write
 fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, WriteError> {
     serde_json::to_value(value)
         .map_err(|e| WriteError::Database(diesel::result::Error::SerializationError(Box::new(e))))
+}
+
+/// The HTTP answer to each way a write can fail: mapped here, beside the
+/// writes, so the HTTP layer below knows nothing of them.
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> Self {
+        use diesel::result::DatabaseErrorKind;
+
+        let busy = |message: &str| ApiError::RetryLater {
+            message: message.into(),
+            retry_after_seconds: 1,
+        };
+        match error {
+            WriteError::NotFound(message) => ApiError::NotFound(message),
+            WriteError::Conflict(message) => ApiError::Conflict(message),
+            error @ WriteError::ImportRunning => ApiError::RetryLater {
+                message: error.to_string(),
+                retry_after_seconds: IMPORT_RETRY_AFTER_SECONDS,
+            },
+            WriteError::Database(error) => match &error {
+                DieselError::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => ApiError::Conflict(
+                    "the write collided with another change to the same rows; nothing was \
+                     written, try again"
+                        .into(),
+                ),
+                DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                    busy("the write collided with another one; nothing was written, try again")
+                }
+                // The server's words for a lock not had in time, and for a
+                // deadlock it broke by cancelling this write.
+                DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                    if info.message().contains("lock timeout")
+                        || info.message().contains("deadlock detected") =>
+                {
+                    busy(
+                        "another write holds what this one changes; nothing was written, try again",
+                    )
+                }
+                _ => ApiError::from(error),
+            },
+        }
+    }
 }

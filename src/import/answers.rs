@@ -18,8 +18,8 @@ use diesel::sql_types::{Integer, Nullable};
 
 use super::tables::{COPY_HEADER, COPY_TRAILER};
 use super::ImportError;
-use crate::answers::{render_range, RenderedBatch};
-use crate::schema::styles_answers;
+use crate::catalog::answers::{render_range, RenderedBatch};
+use crate::catalog::schema::styles_answers;
 
 /// Products per batch: enough rows per statement that a round trip is
 /// small beside it, few enough that a batch's rows stay in memory briefly.

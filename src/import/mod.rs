@@ -31,8 +31,8 @@ use self::progress::FileProgress;
 use self::tables::{
     encode_row, HeaderMap, LoadedIds, RejectKind, Table, COPY_HEADER, COPY_TRAILER,
 };
-use crate::migrations;
-use crate::schema;
+use crate::catalog::schema;
+use crate::db::migrations;
 
 /// The schema the next data set is built in.
 pub const STAGING_SCHEMA: &str = "atelier_import";
@@ -48,11 +48,7 @@ fn served_tables() -> impl Iterator<Item = &'static str> {
         .chain(std::iter::once(ANSWERS_TABLE))
 }
 
-/// The advisory-lock key an import holds, exclusively, from its start to its
-/// swap: it keeps two imports from running at once, and admin writes take it
-/// shared for their transaction (see `admin::writes`), so no write commits
-/// while an import runs: the swap would drop it with the tables it wrote.
-pub const IMPORT_LOCK: i64 = 0x0041_5445_4c49_4d50;
+use crate::db::locks::IMPORT_LOCK;
 
 /// How long an import waits for the admin writes in flight to commit.
 const WRITES_IN_FLIGHT_TIMEOUT: &str = "30s";

@@ -13,8 +13,8 @@
 //! | 11 | twelve styles, each with photos and skus (statement counts) |
 #![allow(clippy::unwrap_used)]
 
-use atelier::models::{Feature, Photo, Product, Related, Sku, Style};
-use atelier::schema::{features, photos, product, related, skus, styles};
+use atelier::catalog::models::{Feature, Photo, Product, Related, Sku, Style};
+use atelier::catalog::schema::{features, photos, product, related, skus, styles};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

@@ -8,8 +8,9 @@ pub mod http;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use atelier::db::migrations;
 use atelier::import::tables::Table;
-use atelier::{app, config, migrations};
+use atelier::{app, config};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use rocket::local::asynchronous::Client;

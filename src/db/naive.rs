@@ -13,14 +13,14 @@ use rocket::fairing::Fairing;
 use rocket::{Build, Orbit, Rocket};
 use rocket_sync_db_pools::{database, PoolResult, Poolable};
 
-use crate::availability::Availability;
-use crate::db::{build_pool, DbConnection, DbManager, PoolSettings, StatementCounter};
-use crate::dispatch::{Kind, LookupResult};
-use crate::error::ApiError;
-use crate::retry::{self, Attempt};
+use crate::db::availability::Availability;
+use crate::db::dispatch::{Kind, LookupResult};
+use crate::db::error::DbError;
+use crate::db::pool::{build_pool, DbConnection, DbManager, PoolSettings, StatementCounter};
+use crate::db::retry::{self, Attempt};
 
 /// rocket_sync_db_pools' handle on the pool named `atelier`
-/// ([`crate::db::DATABASE_NAME`]).
+/// ([`crate::config::DATABASE_NAME`]).
 #[database("atelier")]
 pub struct Db(DbConnection);
 
@@ -48,7 +48,7 @@ impl Poolable for DbConnection {
 /// again on another one while the connection turns out to be dead; 503 when
 /// no connection comes within the pool's timeout, or at once while the
 /// database is known to be unreachable.
-pub async fn read<T, F>(rocket: &Rocket<Orbit>, queries: F) -> Result<T, ApiError>
+pub async fn read<T, F>(rocket: &Rocket<Orbit>, queries: F) -> Result<T, DbError>
 where
     F: Fn(&mut PgConnection) -> QueryResult<T> + Clone + Send + 'static,
     T: Send + 'static,
@@ -60,9 +60,9 @@ where
     };
     for _ in retry::attempts() {
         if down() {
-            return Err(ApiError::Unavailable);
+            return Err(DbError::Unavailable);
         }
-        let db = Db::get_one(rocket).await.ok_or(ApiError::Unavailable)?;
+        let db = Db::get_one(rocket).await.ok_or(DbError::Unavailable)?;
         let attempt = queries.clone();
         if let Attempt::Done(result) = retry::classify(db.run(move |c| attempt(c)).await) {
             return result;

@@ -10,10 +10,8 @@
 //! debugging: Rocket's own lines for every request would repeat this
 //! module's, and even dropped they would cost each request their filtering.
 
-use std::hash::{BuildHasher, Hasher};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -30,16 +28,14 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Settings;
-use crate::error::ApiError;
-use crate::limits::Limits;
+use crate::http::error::ApiError;
+use crate::http::limits::Limits;
+use crate::http::request_id::{self, request_id};
 use crate::metrics::Metrics;
 
 /// The target of the per-request lines, to filter them on their own
 /// (`ATELIER_LOG=info,atelier::request=warn` keeps everything else).
 pub const REQUEST_TARGET: &str = "atelier::request";
-
-/// The longest request id taken from a client.
-const MAX_REQUEST_ID: usize = 128;
 
 /// Sets up logging for this process as `settings` say: the filter
 /// (`ATELIER_LOG`) and the format (`ATELIER_LOG_FORMAT`, `text` or `json`),
@@ -102,16 +98,10 @@ struct RequestContext {
     /// As it arrived: Rocket answers HEAD by running the GET route, and
     /// says GET from then on.
     method: Method,
-    id: String,
     rejected: Option<ApiError>,
     /// The path it came for, when it was sent to [`refused_path`]: the log
     /// line names that one.
     refused_path: Option<String>,
-}
-
-/// The request's id (see the module's documentation).
-pub fn request_id<'r>(request: &'r Request<'_>) -> &'r str {
-    &context(request).id
 }
 
 /// Where a request over a size limit is sent instead of its own path: no
@@ -129,41 +119,9 @@ fn context<'r>(request: &'r Request<'_>) -> &'r RequestContext {
     request.local_cache(|| RequestContext {
         started: Instant::now(),
         method: request.method(),
-        id: new_request_id(),
         rejected: None,
         refused_path: None,
     })
-}
-
-/// An id no other request of this process has, and unlikely in another's:
-/// a random prefix drawn at start-up and a counter, e.g. `3f9a1c02-27`.
-/// Written by hand rather than by `format!`: this runs on every request
-/// without an id of its own, cached hits included.
-fn new_request_id() -> String {
-    static PREFIX: OnceLock<String> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let prefix = PREFIX.get_or_init(|| {
-        // A fresh `RandomState` is seeded from the system's randomness.
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u32(std::process::id());
-        format!("{:08x}-", hasher.finish() as u32)
-    });
-    let mut counter = itoa::Buffer::new();
-    let counter = counter.format(NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut id = String::with_capacity(prefix.len() + counter.len());
-    id.push_str(prefix);
-    id.push_str(counter);
-    id
-}
-
-/// Whether a client's `X-Request-Id` can be taken as it is: short, and only
-/// characters that cannot break a log line or a header.
-fn is_sane_request_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_REQUEST_ID
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b))
 }
 
 /// The request fairing (see the module's documentation).
@@ -195,10 +153,7 @@ impl Fairing for Requests {
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
         self.metrics.http.in_flight.inc();
         let started = Instant::now();
-        let id = match request.headers().get_one("X-Request-Id") {
-            Some(id) if is_sane_request_id(id) => id.to_string(),
-            _ => new_request_id(),
-        };
+        request_id::assign(request);
         let rejected = self.limits.judge(request);
         let method = request.method();
         let refused_path = rejected.as_ref().map(|_| {
@@ -209,7 +164,6 @@ impl Fairing for Requests {
         request.local_cache(|| RequestContext {
             started,
             method,
-            id,
             rejected,
             refused_path,
         });
@@ -222,7 +176,7 @@ impl Fairing for Requests {
                 *response = rejected;
             }
         }
-        response.set_header(Header::new("X-Request-Id", context.id.clone()));
+        response.set_header(Header::new("X-Request-Id", request_id(request).to_string()));
         // No admin answer may be kept by a cache, errors included: a 404
         // kept by nginx would be served to whoever asks next.
         let path = context
@@ -245,7 +199,7 @@ impl Fairing for Requests {
             // Microseconds are all a reader needs of it.
             latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
             bytes = response.body().preset_size().unwrap_or(0),
-            request_id = %context.id,
+            request_id = %request_id(request),
             "request"
         );
     }
@@ -261,22 +215,5 @@ impl std::fmt::Display for LoggedUri<'_, '_> {
             Some(path) => f.write_str(path),
             None => self.1.uri().fmt(f),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_sane_request_ids_are_taken() {
-        for id in ["abc", "3f9a1c02-1b", "req:42/a+b=c@d_e.f"] {
-            assert!(is_sane_request_id(id), "{id}");
-        }
-        let long = "a".repeat(MAX_REQUEST_ID + 1);
-        for id in ["", "with space", "new\nline", "quote\"", "é", long.as_str()] {
-            assert!(!is_sane_request_id(id), "{id:?}");
-        }
-        assert_ne!(new_request_id(), new_request_id());
     }
 }

@@ -30,16 +30,16 @@ use std::time::Duration;
 use diesel::{PgConnection, QueryResult};
 use rocket::tokio::sync::oneshot;
 
-use crate::error::ApiError;
+use crate::db::error::DbError;
+use crate::db::replicas::ReadPools;
+use crate::db::retry::{self, Attempt};
 use crate::metrics::DbMetrics;
-use crate::replicas::ReadPools;
-use crate::retry::{self, Attempt};
 
 /// The most lookups answered by one statement; more wait for the next one.
 pub const MAX_BATCH: usize = 64;
 
 /// What a lookup gets back: the value, `None` if nothing has that id.
-pub type LookupResult<V> = Result<Option<V>, ApiError>;
+pub type LookupResult<V> = Result<Option<V>, DbError>;
 
 /// Loads the values of any number of ids in one statement: (id, value) for
 /// each one that exists.
@@ -153,7 +153,7 @@ impl<V: Clone + Send + 'static> ErasedLane for Lane<V> {
                 // on a fetch that never ends.
                 std::panic::catch_unwind(AssertUnwindSafe(|| shared.run(|c| (kind.load)(c, &ids))))
                     .unwrap_or_else(|_| {
-                        Err(ApiError::Internal(format!(
+                        Err(DbError::Failed(format!(
                             "a batched lookup of {} panicked",
                             kind.name
                         )))
@@ -265,7 +265,7 @@ fn batch_ids<V>(batch: &[Waiting<V>]) -> Vec<i32> {
 
 /// Answers every lookup of a batch from `found` (id, value), which holds
 /// nothing for an id that does not exist; an error goes to all.
-fn answer<V: Clone>(mut batch: Vec<Waiting<V>>, found: Result<Vec<(i32, V)>, ApiError>) {
+fn answer<V: Clone>(mut batch: Vec<Waiting<V>>, found: Result<Vec<(i32, V)>, DbError>) {
     let mut found: HashMap<i32, V> = match found {
         Ok(found) => found.into_iter().collect(),
         Err(error) => {
@@ -308,12 +308,12 @@ impl Shared {
     /// Runs `queries` on a pooled connection, again on another one while the
     /// connection turns out to be dead (see `retry`); 503 when no connection
     /// comes within the timeout.
-    fn run<T>(&self, queries: impl Fn(&mut PgConnection) -> QueryResult<T>) -> Result<T, ApiError> {
+    fn run<T>(&self, queries: impl Fn(&mut PgConnection) -> QueryResult<T>) -> Result<T, DbError> {
         for _ in retry::attempts() {
             let (mut conn, source) = self.pools.checkout(self.timeout, &self.metrics)?;
             match retry::classify(queries(&mut conn)) {
                 Attempt::Done(result) => {
-                    if let Err(ApiError::Internal(_)) = &result {
+                    if let Err(DbError::Failed(_)) = &result {
                         self.metrics.errors.with_label_values(&["query"]).inc();
                     }
                     return result;
@@ -397,7 +397,7 @@ impl Dispatcher {
         id: i32,
     ) -> LookupResult<V> {
         if self.shared.pools.unreachable() {
-            return Err(ApiError::Unavailable);
+            return Err(DbError::Unavailable);
         }
         let (reply, result) = oneshot::channel();
         self.submit(|pending| {
@@ -409,7 +409,7 @@ impl Dispatcher {
             match pending.lane(kind) {
                 Some(lane) => lane.push(waiting),
                 None => {
-                    let _ = waiting.reply.send(Err(ApiError::Internal(format!(
+                    let _ = waiting.reply.send(Err(DbError::Failed(format!(
                         "the lane of {} holds values of another type",
                         kind.name
                     ))));
@@ -421,13 +421,13 @@ impl Dispatcher {
 
     /// Runs `queries` on a pooled connection (retried on another one if the
     /// connection turns out to be dead).
-    pub async fn read<T, F>(&self, queries: F) -> Result<T, ApiError>
+    pub async fn read<T, F>(&self, queries: F) -> Result<T, DbError>
     where
         F: Fn(&mut PgConnection) -> QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
         if self.shared.pools.unreachable() {
-            return Err(ApiError::Unavailable);
+            return Err(DbError::Unavailable);
         }
         let (reply, result) = oneshot::channel();
         let job: Job = Box::new(move |shared: &Shared| {
@@ -458,10 +458,10 @@ impl Dispatcher {
 
     /// The result, or 503 after the pool timeout: every connection is busy
     /// or the database is unreachable.
-    async fn wait<T>(&self, result: oneshot::Receiver<T>) -> Result<T, ApiError> {
+    async fn wait<T>(&self, result: oneshot::Receiver<T>) -> Result<T, DbError> {
         match rocket::tokio::time::timeout(self.shared.timeout, result).await {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(_)) => Err(ApiError::Internal(
+            Ok(Err(_)) => Err(DbError::Failed(
                 "a database thread dropped a request unanswered".into(),
             )),
             Err(_) => {
@@ -470,7 +470,7 @@ impl Dispatcher {
                     .errors
                     .with_label_values(&["timeout"])
                     .inc();
-                Err(ApiError::Unavailable)
+                Err(DbError::Unavailable)
             }
         }
     }
@@ -509,6 +509,7 @@ impl Drop for Dispatcher {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use crate::db::availability::Availability;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use diesel::sql_types::{Array, BigInt, Integer};
@@ -517,7 +518,7 @@ mod tests {
     use rocket::tokio::time::sleep;
 
     use super::*;
-    use crate::db::{PoolSettings, StatementCounter};
+    use crate::db::pool::{PoolSettings, StatementCounter};
 
     fn nothing<V>(_: &mut PgConnection, _: &[i32]) -> QueryResult<Vec<(i32, V)>> {
         Ok(Vec::new())
@@ -595,9 +596,9 @@ mod tests {
     fn an_error_reaches_every_lookup() {
         let (batch, mut results): (Vec<_>, Vec<_>) =
             [1, 2].into_iter().map(|id| waiting(0, id)).unzip();
-        answer(batch, Err(ApiError::Unavailable));
+        answer(batch, Err(DbError::Unavailable));
         for result in &mut results {
-            assert!(matches!(result.try_recv(), Ok(Err(ApiError::Unavailable))));
+            assert!(matches!(result.try_recv(), Ok(Err(DbError::Unavailable))));
         }
     }
 
@@ -694,7 +695,12 @@ mod tests {
         };
         let metrics = crate::metrics::Metrics::new().db;
         Dispatcher::start(
-            ReadPools::new(&settings, statements, metrics.availability(), &metrics),
+            ReadPools::new(
+                &settings,
+                statements,
+                Availability::counting_into(&metrics),
+                &metrics,
+            ),
             settings.timeout,
             metrics,
         )
@@ -748,7 +754,7 @@ mod tests {
         // for it until the timeout: a 503.
         for _ in 0..2 {
             let result = dispatcher.lookup(&PANICS, 1).await;
-            assert!(matches!(result, Err(ApiError::Internal(_))), "{result:?}");
+            assert!(matches!(result, Err(DbError::Failed(_))), "{result:?}");
         }
         let mut pending = dispatcher.shared.lock();
         assert!(pending.lane(&PANICS).unwrap().in_flight.is_empty());

@@ -23,10 +23,10 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rustc_hash::FxBuildHasher;
 
-use crate::catalog::Page;
-use crate::compression::{self, Encoding};
+use crate::catalog::queries::Page;
 use crate::config::Settings;
-use crate::error::{json_content_type, ApiError, JsonBody};
+use crate::http::compression::{self, Encoding};
+use crate::http::error::{json_content_type, ApiError, JsonBody};
 use crate::metrics::CacheMetrics;
 
 /// A response body, its entity tag, and its compressed forms once asked for.

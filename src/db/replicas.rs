@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use diesel::r2d2::{self, PooledConnection};
 
-use crate::availability::Availability;
-use crate::db::{build_pool, DbManager, PoolSettings, StatementCounter};
-use crate::error::ApiError;
+use crate::db::availability::Availability;
+use crate::db::error::DbError;
+use crate::db::pool::{build_pool, DbManager, PoolSettings, StatementCounter};
 use crate::metrics::DbMetrics;
 
 /// How long a replica that failed is skipped before it is tried again.
@@ -78,7 +78,7 @@ impl ReadPools {
             .replica_urls
             .iter()
             .map(|url| {
-                let availability = metrics.availability();
+                let availability = Availability::counting_into(metrics);
                 Replica {
                     pool: build_pool(
                         &PoolSettings {
@@ -151,7 +151,7 @@ impl ReadPools {
         &self,
         timeout: Duration,
         metrics: &DbMetrics,
-    ) -> Result<(PooledConnection<DbManager>, Source), ApiError> {
+    ) -> Result<(PooledConnection<DbManager>, Source), DbError> {
         let deadline = Instant::now() + timeout;
         let count = self.replicas.len();
         if count > 0 {
@@ -176,12 +176,12 @@ impl ReadPools {
         }
         loop {
             if self.primary_availability.is_down() {
-                return Err(ApiError::Unavailable);
+                return Err(DbError::Unavailable);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 metrics.errors.with_label_values(&["timeout"]).inc();
-                return Err(ApiError::Unavailable);
+                return Err(DbError::Unavailable);
             }
             if let Ok(conn) = self.primary.get_timeout(left.min(CHECKOUT_SLICE)) {
                 return Ok((conn, Source::Primary));

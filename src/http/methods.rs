@@ -17,8 +17,8 @@ use rocket::http::Method;
 use rocket::route::{Handler, Outcome};
 use rocket::{Build, Data, Request, Rocket, Route};
 
-use crate::cors::Cors;
-use crate::error::ApiError;
+use crate::http::cors::Cors;
+use crate::http::error::ApiError;
 
 /// The methods a 405 route is made for when a path does not answer them.
 const OTHER_METHODS: [Method; 7] = [

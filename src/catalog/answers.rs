@@ -14,9 +14,11 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::catalog::{find_product_styles, load_product_styles, render_styles, StylesBody};
-use crate::models::Product;
-use crate::schema::{product, styles_answers};
+use crate::catalog::models::Product;
+use crate::catalog::queries::{
+    find_product_styles, load_product_styles, render_styles, StylesBody,
+};
+use crate::catalog::schema::{product, styles_answers};
 
 /// Rendered answers: (product id, body), in product-id order.
 pub type RenderedBatch = Vec<(i32, StylesBody)>;
@@ -40,7 +42,7 @@ pub fn render_ids(conn: &mut PgConnection, ids: &[i32]) -> QueryResult<RenderedB
 }
 
 fn render_all(
-    styles: Vec<(i32, Vec<crate::catalog::StyleWithChildren>)>,
+    styles: Vec<(i32, Vec<crate::catalog::models::StyleWithChildren>)>,
 ) -> QueryResult<RenderedBatch> {
     styles
         .into_iter()

@@ -17,6 +17,8 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use serde::Serialize;
 
+use crate::db::error::DbError;
+
 /// The body of every error response: `{"error": "..."}`.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
@@ -92,59 +94,19 @@ impl ApiError {
     }
 }
 
-impl From<DieselError> for ApiError {
-    fn from(error: DieselError) -> Self {
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
         match error {
-            DieselError::NotFound => ApiError::NotFound("not found".into()),
-            lost if crate::db::is_connection_lost(&lost) => ApiError::Unavailable,
-            // Logged where it happened (`db`); the client may try again.
-            slow if crate::db::is_statement_timeout(&slow) => ApiError::Unavailable,
-            other => ApiError::Internal(other.to_string()),
+            DbError::Unavailable => ApiError::Unavailable,
+            DbError::NotFound => ApiError::NotFound("not found".into()),
+            DbError::Failed(detail) => ApiError::Internal(detail),
         }
     }
 }
 
-impl From<crate::admin::writes::WriteError> for ApiError {
-    fn from(error: crate::admin::writes::WriteError) -> Self {
-        use crate::admin::writes::{WriteError, IMPORT_RETRY_AFTER_SECONDS};
-        use diesel::result::DatabaseErrorKind;
-
-        let busy = |message: &str| ApiError::RetryLater {
-            message: message.into(),
-            retry_after_seconds: 1,
-        };
-        match error {
-            WriteError::NotFound(message) => ApiError::NotFound(message),
-            WriteError::Conflict(message) => ApiError::Conflict(message),
-            error @ WriteError::ImportRunning => ApiError::RetryLater {
-                message: error.to_string(),
-                retry_after_seconds: IMPORT_RETRY_AFTER_SECONDS,
-            },
-            WriteError::Database(error) => match &error {
-                DieselError::DatabaseError(
-                    DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
-                    _,
-                ) => ApiError::Conflict(
-                    "the write collided with another change to the same rows; nothing was \
-                     written, try again"
-                        .into(),
-                ),
-                DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                    busy("the write collided with another one; nothing was written, try again")
-                }
-                // The server's words for a lock not had in time, and for a
-                // deadlock it broke by cancelling this write.
-                DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
-                    if info.message().contains("lock timeout")
-                        || info.message().contains("deadlock detected") =>
-                {
-                    busy(
-                        "another write holds what this one changes; nothing was written, try again",
-                    )
-                }
-                _ => ApiError::from(error),
-            },
-        }
+impl From<DieselError> for ApiError {
+    fn from(error: DieselError) -> Self {
+        ApiError::from(DbError::from(error))
     }
 }
 
@@ -209,7 +171,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
         // database's state changes are logged once each (`availability`).
         if let ApiError::Internal(detail) = &self {
             tracing::error!(
-                request_id = crate::telemetry::request_id(request),
+                request_id = crate::http::request_id::request_id(request),
                 method = %request.method(),
                 uri = %request.uri(),
                 "internal error: {detail}"

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 
+use crate::metrics::DbMetrics;
+
 /// How often the probe tries the database while it is down: the first
 /// fresh answer comes at most this long, plus a connection's set-up, after
 /// the database is back.
@@ -49,6 +51,12 @@ impl Default for Availability {
 }
 
 impl Availability {
+    /// Reachable until found otherwise; failed connections count into the
+    /// metrics' `connect` errors.
+    pub fn counting_into(metrics: &DbMetrics) -> Self {
+        Availability::counting(metrics.errors.with_label_values(&["connect"]))
+    }
+
     /// Reachable until found otherwise; failed connections count into
     /// `connect_errors`.
     pub fn counting(connect_errors: prometheus::IntCounter) -> Self {

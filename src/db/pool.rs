@@ -28,10 +28,8 @@ use diesel::PgConnection;
 use rocket::{Build, Rocket};
 use rocket_sync_db_pools::Config;
 
-use crate::availability::Availability;
-
-/// The name of the database in Rocket's configuration (`databases.atelier`).
-pub const DATABASE_NAME: &str = "atelier";
+use crate::db::availability::Availability;
+use crate::metrics::DbMetrics;
 
 /// What every pooled connection of one app counts: the SQL statements it
 /// started, and the queries that found it gone. Cloning shares the counts,
@@ -60,6 +58,15 @@ impl StatementCounter {
     /// Counts into `statements` and `lost`.
     pub fn new(statements: prometheus::IntCounter, lost: prometheus::IntCounter) -> Self {
         StatementCounter { statements, lost }
+    }
+
+    /// Counts into the metrics' statement counter and their `connection_lost`
+    /// errors.
+    pub fn counting_into(metrics: &DbMetrics) -> Self {
+        StatementCounter::new(
+            metrics.statements.clone(),
+            metrics.errors.with_label_values(&["connection_lost"]),
+        )
     }
 
     /// Statements started so far.
@@ -270,7 +277,7 @@ pub fn build_pool(
         // this one sets is how long r2d2 waits, at most, between two tries
         // at opening a connection (half of it), and so how long after the
         // database is back the pool has its connections again.
-        .connection_timeout(crate::availability::PROBE_INTERVAL * 2)
+        .connection_timeout(crate::db::availability::PROBE_INTERVAL * 2)
         // Health is tracked by `has_broken`; a ping per checkout doubles the
         // round trips of a one-statement request. The naive path keeps it.
         .test_on_check_out(settings.naive)

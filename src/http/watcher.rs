@@ -1,4 +1,5 @@
-//! Keeping what the service derives from the catalog in step with it.
+//! The catalog watcher: keeps what the service derives from the catalog (the
+//! response cache, the page anchors, the metrics) in step with it.
 //!
 //! A watcher polls, on a connection of its own, a version of the catalog:
 //! the served tables' ids (an import swaps in new tables) and the write
@@ -10,12 +11,8 @@
 //! It also counts, for the metrics, the changes and the products left
 //! without a stored `/styles` answer (at most once a minute: at full scale
 //! the count reads a million rows).
-//!
-//! Page anchors make deep pages cheap: the id of every 100th product, so
-//! `?page=200000&count=5` starts from an index seek to the nearest anchor and
-//! skips at most 99 rows instead of a million.
 
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -23,9 +20,10 @@ use diesel::sql_types::{Array, Text};
 use diesel::PgConnection;
 use rocket::tokio::runtime::Handle;
 
-use crate::cache::ResponseCache;
-use crate::changes::{Change, Listener};
+use crate::catalog::anchors::PageAnchors;
+use crate::catalog::changes::{Change, Listener};
 use crate::config::ChangeFeed;
+use crate::http::cache::ResponseCache;
 use crate::metrics::Metrics;
 
 /// How often the watcher reads the changes its connection has heard of.
@@ -36,53 +34,6 @@ pub const CHANGES_TICK: Duration = Duration::from_millis(10);
 /// The least time between two counts of the products without a stored
 /// answer.
 const MISSING_RECOUNT: Duration = Duration::from_secs(60);
-
-/// Products between two page anchors.
-pub const ANCHOR_STRIDE: i64 = 100;
-
-/// The id of every `ANCHOR_STRIDE`th product in id order: `ids[k]` is the id
-/// at offset `k * ANCHOR_STRIDE`. Until they are first read there are none,
-/// which is not the same as a catalog without products.
-#[derive(Debug, Default)]
-pub struct PageAnchors {
-    ids: RwLock<Option<Arc<Vec<i32>>>>,
-}
-
-impl PageAnchors {
-    /// The current anchors, `None` until they have been read.
-    pub fn current(&self) -> Option<Arc<Vec<i32>>> {
-        match self.ids.read() {
-            Ok(ids) => ids.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    fn replace(&self, ids: Vec<i32>) {
-        let ids = Some(Arc::new(ids));
-        match self.ids.write() {
-            Ok(mut guard) => *guard = ids,
-            Err(poisoned) => *poisoned.into_inner() = ids,
-        }
-    }
-
-    /// Reads the anchors from the database.
-    pub fn reload(&self, conn: &mut PgConnection) -> QueryResult<()> {
-        let ids = diesel::sql_query(
-            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM product) t
-              WHERE n % $1 = 0 ORDER BY id",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(ANCHOR_STRIDE)
-        .load::<Anchor>(conn)?;
-        self.replace(ids.into_iter().map(|a| a.id).collect());
-        Ok(())
-    }
-}
-
-#[derive(QueryableByName)]
-struct Anchor {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    id: i32,
-}
 
 #[derive(QueryableByName)]
 struct Version {
@@ -277,7 +228,7 @@ impl Watched {
                 self.recount = true;
             }
             if self.recount && self.counted.is_none_or(|t| t.elapsed() >= MISSING_RECOUNT) {
-                let missing = crate::answers::count_missing(conn)?;
+                let missing = crate::catalog::answers::count_missing(conn)?;
                 metrics.missing_answers.set(missing);
                 self.recount = false;
                 self.counted = Some(Instant::now());

@@ -14,7 +14,7 @@ use rocket::http::Method;
 use rocket::Request;
 
 use crate::config::Settings;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The limits of one application.
 #[derive(Debug, Clone, Copy)]

@@ -6,40 +6,15 @@
 //! a time through Diesel's associations (`belonging_to` + `grouped_by`),
 //! never with a query per parent.
 
-use diesel::associations::BelongsTo;
 use diesel::prelude::*;
 
-use crate::dispatch::Kind;
-use crate::freshness::ANCHOR_STRIDE;
-use crate::models::{Feature, Photo, Product, Sku, Style};
-use crate::schema::{product, related, styles};
-use crate::views::StylesView;
-
-/// A product with its features in feature-id order.
-pub type ProductWithFeatures = (Product, Vec<Feature>);
-
-/// A style with its photos and skus, each in id order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StyleWithChildren {
-    pub style: Style,
-    pub photos: Vec<Photo>,
-    pub skus: Vec<Sku>,
-}
-
-/// A nested style belongs to its style's product, so a batch of them is
-/// grouped by product with `grouped_by` like the rows it was built from.
-impl BelongsTo<Product> for StyleWithChildren {
-    type ForeignKey = i32;
-    type ForeignKeyColumn = styles::product_id;
-
-    fn foreign_key(&self) -> Option<&i32> {
-        Some(&self.style.product_id)
-    }
-
-    fn foreign_key_column() -> styles::product_id {
-        styles::product_id
-    }
-}
+use crate::catalog::anchors::ANCHOR_STRIDE;
+use crate::catalog::models::{
+    Feature, Photo, Product, ProductWithFeatures, Sku, Style, StyleWithChildren,
+};
+use crate::catalog::schema::{product, related};
+use crate::catalog::views::StylesView;
+use crate::db::dispatch::Kind;
 
 /// One page of the product list: `count` products, skipping `(page - 1) * count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +34,7 @@ impl Page {
 }
 
 /// One page of products ordered by id. `anchors[k]` is the id at offset
-/// `k * ANCHOR_STRIDE` (see `freshness`), `None` while they have not been
+/// `k * ANCHOR_STRIDE` (see `anchors`), `None` while they have not been
 /// read: a deep page starts from the nearest anchor instead of walking every
 /// row before it, and a page past the last anchor starts from that one. So
 /// no page value makes PostgreSQL walk more than the rows after its anchor:
@@ -109,7 +84,7 @@ pub fn find_products(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, ProductWithFeatures)>> {
-    use crate::schema::features;
+    use crate::catalog::schema::features;
 
     let rows: Vec<(Product, Option<Feature>)> = product::table
         .left_join(features::table)
@@ -167,7 +142,7 @@ pub fn find_styles_answers(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, StylesBody)>> {
-    use crate::schema::styles_answers;
+    use crate::catalog::schema::styles_answers;
 
     let stored: Vec<(i32, Option<String>)> = product::table
         .left_join(styles_answers::table)
@@ -239,7 +214,7 @@ pub fn load_product_styles(
     conn: &mut PgConnection,
     products: Vec<Product>,
 ) -> QueryResult<Vec<(i32, Vec<StyleWithChildren>)>> {
-    use crate::schema::{photos, skus, styles};
+    use crate::catalog::schema::{photos, skus, styles};
 
     let style_rows: Vec<Style> = Style::belonging_to(&products)
         .order(styles::id)
@@ -281,7 +256,7 @@ pub fn find_related_ids_by_product(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, Vec<i32>)>> {
-    use crate::models::{ProductKey, Related};
+    use crate::catalog::models::{ProductKey, Related};
 
     let rows: Vec<(ProductKey, Option<Related>)> = product::table
         .left_join(related::table.on(related::current_product_id.eq(product::id)))

@@ -6,8 +6,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::catalog::{ProductWithFeatures, StyleWithChildren};
-use crate::models::{Feature, Photo, Product, Sku};
+use crate::catalog::models::{Feature, Photo, Product, Sku};
+use crate::catalog::models::{ProductWithFeatures, StyleWithChildren};
 
 /// A whole-unit price, written as a string with exactly two decimals ("140.00").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

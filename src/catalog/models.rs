@@ -1,11 +1,13 @@
-//! Row models: one struct per table, exactly as Diesel reads and writes it.
+//! Row models: one struct per table, exactly as Diesel reads and writes it,
+//! and the nested rows the queries build from them (a style with its children).
 //! Nothing here knows about HTTP or JSON; `views` turns rows into responses.
 
 use chrono::{DateTime, Utc};
+use diesel::associations::BelongsTo;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 
-use crate::schema::{admin_audit, features, photos, product, related, skus, styles};
+use crate::catalog::schema::{admin_audit, features, photos, product, related, skus, styles};
 
 /// A row of `product`.
 #[derive(Queryable, Selectable, Identifiable, Insertable, Debug, Clone, PartialEq, Eq)]
@@ -151,4 +153,30 @@ pub struct AuditEntry {
     pub after: Option<serde_json::Value>,
     /// The writing transaction (see `changes::AuditCursor`).
     pub xact: i64,
+}
+
+/// A product with its features in feature-id order.
+pub type ProductWithFeatures = (Product, Vec<Feature>);
+
+/// A style with its photos and skus, each in id order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StyleWithChildren {
+    pub style: Style,
+    pub photos: Vec<Photo>,
+    pub skus: Vec<Sku>,
+}
+
+/// A nested style belongs to its style's product, so a batch of them is
+/// grouped by product with `grouped_by` like the rows it was built from.
+impl BelongsTo<Product> for StyleWithChildren {
+    type ForeignKey = i32;
+    type ForeignKeyColumn = styles::product_id;
+
+    fn foreign_key(&self) -> Option<&i32> {
+        Some(&self.style.product_id)
+    }
+
+    fn foreign_key_column() -> styles::product_id {
+        styles::product_id
+    }
 }

@@ -10,12 +10,12 @@ use std::time::Duration;
 use rocket::http::{ContentType, Status};
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route, State};
 
-use crate::api::Api;
-use crate::cache::{CachedResponse, ProductAnswer};
-use crate::catalog::{self, Page};
-use crate::error::{error_response, ApiError, JsonBody};
+use crate::catalog::queries::{self, Page};
+use crate::catalog::views::{ProductDetailView, ProductView};
+use crate::http::api::Api;
+use crate::http::cache::{CachedResponse, ProductAnswer};
+use crate::http::error::{error_response, ApiError, JsonBody};
 use crate::metrics::Metrics;
-use crate::views::{ProductDetailView, ProductView};
 
 /// Products per page when `count` is not given.
 pub const DEFAULT_COUNT: u32 = 5;
@@ -108,7 +108,7 @@ pub async fn list_products(
     api.respond_page(page, async {
         let anchors = api.anchors();
         let rows = api
-            .read(move |c| catalog::list_products(c, page, anchors.as_deref().map(Vec::as_slice)))
+            .read(move |c| queries::list_products(c, page, anchors.as_deref().map(Vec::as_slice)))
             .await?;
         let views: Vec<ProductView> = rows
             .into_iter()
@@ -125,7 +125,7 @@ pub async fn get_product(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiEr
     let id = ProductId::parse(id)?;
     api.respond_about(id.0, ProductAnswer::Detail, async {
         let found = api
-            .lookup(&catalog::PRODUCTS, id.0)
+            .lookup(&queries::PRODUCTS, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         JsonBody::of(&ProductDetailView::new(found, &api.settings.campus))
@@ -139,7 +139,7 @@ pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<CachedResponse
     let id = ProductId::parse(id)?;
     api.respond_about(id.0, ProductAnswer::Styles, async {
         let body = api
-            .lookup(&catalog::STYLES, id.0)
+            .lookup(&queries::STYLES, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         Ok(JsonBody(body.0.into_bytes()))
@@ -153,7 +153,7 @@ pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<CachedRespon
     let id = ProductId::parse(id)?;
     api.respond_about(id.0, ProductAnswer::Related, async {
         let ids = api
-            .lookup(&catalog::RELATED, id.0)
+            .lookup(&queries::RELATED, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
         JsonBody::of(&ids)
@@ -257,7 +257,7 @@ fn json_catcher(status: Status, request: &Request<'_>) -> Result<JsonCaught, Api
     // A request Rocket could not parse is routed nowhere; one whose target
     // survived (an unparsable one becomes `/`) failed on its method.
     if status == Status::BadRequest && request.route().is_none() && request.uri().path() != "/" {
-        if let Some(allow) = crate::methods::allow_for(request) {
+        if let Some(allow) = crate::http::methods::allow_for(request) {
             return Err(ApiError::MethodNotAllowed { allow });
         }
     }

@@ -12,8 +12,8 @@
 
 use diesel::QueryResult;
 
-use crate::db::is_connection_lost;
-use crate::error::ApiError;
+use crate::db::error::DbError;
+use crate::db::pool::is_connection_lost;
 
 /// A bound on the attempts at one read, far above any pool size in use.
 pub const MAX_READ_ATTEMPTS: u32 = 256;
@@ -22,7 +22,7 @@ pub const MAX_READ_ATTEMPTS: u32 = 256;
 #[derive(Debug)]
 pub enum Attempt<T> {
     /// The read is over: its value, or an error that retrying cannot fix.
-    Done(Result<T, ApiError>),
+    Done(Result<T, DbError>),
     /// The connection was lost: run the read again on another one.
     Retry,
 }
@@ -31,7 +31,7 @@ pub enum Attempt<T> {
 pub fn classify<T>(outcome: QueryResult<T>) -> Attempt<T> {
     match outcome {
         Err(error) if is_connection_lost(&error) => Attempt::Retry,
-        done => Attempt::Done(done.map_err(ApiError::from)),
+        done => Attempt::Done(done.map_err(DbError::from)),
     }
 }
 
@@ -42,8 +42,8 @@ pub fn attempts() -> std::ops::RangeInclusive<u32> {
 
 /// The answer once every attempt lost its connection: the database is
 /// there for no time at all, so it is unavailable.
-pub fn exhausted<T>() -> Result<T, ApiError> {
-    Err(ApiError::Unavailable)
+pub fn exhausted<T>() -> Result<T, DbError> {
+    Err(DbError::Unavailable)
 }
 
 #[cfg(test)]
@@ -70,17 +70,17 @@ mod tests {
         assert!(matches!(classify(Ok(7)), Attempt::Done(Ok(7))));
         assert!(matches!(
             classify::<()>(Err(DieselError::NotFound)),
-            Attempt::Done(Err(ApiError::NotFound(_)))
+            Attempt::Done(Err(DbError::NotFound))
         ));
         assert!(matches!(
             classify::<()>(Err(database_error(DatabaseErrorKind::UniqueViolation))),
-            Attempt::Done(Err(ApiError::Internal(_)))
+            Attempt::Done(Err(DbError::Failed(_)))
         ));
     }
 
     #[test]
     fn the_attempts_are_bounded() {
         assert_eq!(attempts().count(), MAX_READ_ATTEMPTS as usize);
-        assert!(matches!(exhausted::<()>(), Err(ApiError::Unavailable)));
+        assert!(matches!(exhausted::<()>(), Err(DbError::Unavailable)));
     }
 }

@@ -8,14 +8,14 @@ use diesel::{PgConnection, QueryResult};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Orbit, Rocket};
 
-use crate::cache::{page_key, product_key, CachedResponse, ProductAnswer, ResponseCache};
-use crate::catalog::Page;
-use crate::compression;
+use crate::catalog::anchors::PageAnchors;
+use crate::catalog::queries::Page;
 use crate::config::Settings;
-use crate::dispatch::{Dispatcher, Kind, LookupResult};
-use crate::error::{ApiError, JsonBody};
-use crate::freshness::PageAnchors;
-use crate::naive;
+use crate::db::dispatch::{Dispatcher, Kind, LookupResult};
+use crate::db::naive;
+use crate::http::cache::{page_key, product_key, CachedResponse, ProductAnswer, ResponseCache};
+use crate::http::compression;
+use crate::http::error::{ApiError, JsonBody};
 
 /// Which path to the database this application takes.
 #[derive(Clone, Copy)]
@@ -84,8 +84,8 @@ impl Api<'_> {
         T: Send + 'static,
     {
         match self.database {
-            Database::Direct(dispatcher) => dispatcher.read(queries).await,
-            Database::Naive(rocket) => naive::read(rocket, queries).await,
+            Database::Direct(dispatcher) => dispatcher.read(queries).await.map_err(ApiError::from),
+            Database::Naive(rocket) => naive::read(rocket, queries).await.map_err(ApiError::from),
         }
     }
 

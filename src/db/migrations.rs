@@ -4,6 +4,7 @@
 //! would race to create the same tables, so every run holds a PostgreSQL
 //! advisory lock for its whole length.
 
+use crate::db::locks::MIGRATION_LOCK;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -11,9 +12,6 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 /// The migrations of `migrations/`, fixed at build time (see `build.rs`).
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-/// The advisory-lock key that serializes migration runs ("ATELIER" in ASCII).
-const MIGRATION_LOCK: i64 = 0x0041_5445_4c49_4552;
 
 /// Holds the migration lock for the duration of `work`.
 fn with_migration_lock<T>(

@@ -1,0 +1,12 @@
+//! The catalog: its tables (`schema`), their rows (`models`), the queries
+//! that read them, the JSON views they render to, the stored `/styles`
+//! answers, the page anchors and the change feed. Above the database layer,
+//! below HTTP.
+
+pub mod anchors;
+pub mod answers;
+pub mod changes;
+pub mod models;
+pub mod queries;
+pub mod schema;
+pub mod views;

@@ -1,0 +1,16 @@
+//! The HTTP layer: routes and their parameters, the one error type and its
+//! mapping from the layers below, the response cache and compression, and
+//! the fairings (request ids, telemetry, CORS, limits, methods), plus the
+//! watcher that keeps the cache in step with the catalog.
+
+pub mod api;
+pub mod cache;
+pub mod compression;
+pub mod cors;
+pub mod error;
+pub mod limits;
+pub mod methods;
+pub mod request_id;
+pub mod routes;
+pub mod telemetry;
+pub mod watcher;
