@@ -164,6 +164,24 @@ pub fn database_url() -> anyhow::Result<String> {
     })
 }
 
+/// The read replicas' URLs (`DATABASE_REPLICA_URLS`, comma-separated) in a
+/// figment made by [`figment`]; none when unset.
+pub fn replica_urls(figment: &Figment) -> Vec<String> {
+    figment
+        .extract_inner::<String>(&format!("databases.{DATABASE_NAME}.replica_urls"))
+        .map(|urls| split_urls(&urls))
+        .unwrap_or_default()
+}
+
+/// A comma-separated list of URLs, each trimmed, the empty ones left out.
+pub fn split_urls(urls: &str) -> Vec<String> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// The pool settings that can come from `DATABASE_<NAME>` variables.
 const DATABASE_VARIABLES: [&str; 6] = [
     "pool_size",

@@ -311,102 +311,155 @@ fn push_int(line: &mut Vec<u8>, n: impl itoa::Integer) {
 pub fn generate(options: &GenerateOptions) -> io::Result<GenerateReport> {
     let started = Instant::now();
     std::fs::create_dir_all(&options.out)?;
-    let dir = options.out.as_path();
-    let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
     let words = Vocabulary::new();
-    let n = options.products;
+    let mut dump = Dump::create(options, &words)?;
+    for product_id in 1..=options.products {
+        dump.product(product_id)?;
+    }
+    Ok(GenerateReport {
+        rows: dump.finish()?,
+        elapsed: started.elapsed(),
+    })
+}
 
-    let mut product = Output::create(
-        dir,
-        Table::Product,
-        "id,name,slogan,description,category,default_price",
-    )?;
-    let mut features = Output::create(dir, Table::Features, "id,product_id,feature,value")?;
-    let mut styles = Output::create(
-        dir,
-        Table::Styles,
-        "id,productId,name,sale_price,original_price,default_style",
-    )?;
-    let mut photos = Output::create(dir, Table::Photos, "id,styleId,url,thumbnail_url")?;
-    let mut skus = Output::create(dir, Table::Skus, "id,styleId,size,quantity")?;
-    let mut related = Output::create(
-        dir,
-        Table::Related,
-        "id,current_product_id,related_product_id",
-    )?;
+/// A dump being written: the random source, the six files, and the last id
+/// of each table. Each product is written whole, its rows in every file,
+/// before the next: the same seed draws the same numbers in the same order,
+/// so it gives the same bytes.
+struct Dump<'w> {
+    rng: Pcg64Mcg,
+    words: &'w Vocabulary,
+    products: u32,
+    product: Output,
+    features: Output,
+    styles: Output,
+    photos: Output,
+    skus: Output,
+    related: Output,
+    feature_id: u32,
+    style_id: u32,
+    photo_id: u32,
+    sku_id: u32,
+    related_id: u32,
+    /// Lines of one style's photos or skus, so two can be swapped.
+    held: Vec<Vec<u8>>,
+}
 
-    let (mut feature_id, mut style_id, mut photo_id, mut sku_id, mut related_id) =
-        (0u32, 0u32, 0u32, 0u32, 0u32);
-    // Lines of one style's photos or skus, so two can be swapped.
-    let mut held: Vec<Vec<u8>> = Vec::new();
+impl<'w> Dump<'w> {
+    fn create(options: &GenerateOptions, words: &'w Vocabulary) -> io::Result<Self> {
+        let dir = options.out.as_path();
+        Ok(Dump {
+            rng: Pcg64Mcg::seed_from_u64(options.seed),
+            words,
+            products: options.products,
+            product: Output::create(
+                dir,
+                Table::Product,
+                "id,name,slogan,description,category,default_price",
+            )?,
+            features: Output::create(dir, Table::Features, "id,product_id,feature,value")?,
+            styles: Output::create(
+                dir,
+                Table::Styles,
+                "id,productId,name,sale_price,original_price,default_style",
+            )?,
+            photos: Output::create(dir, Table::Photos, "id,styleId,url,thumbnail_url")?,
+            skus: Output::create(dir, Table::Skus, "id,styleId,size,quantity")?,
+            related: Output::create(
+                dir,
+                Table::Related,
+                "id,current_product_id,related_product_id",
+            )?,
+            feature_id: 0,
+            style_id: 0,
+            photo_id: 0,
+            sku_id: 0,
+            related_id: 0,
+            held: Vec::new(),
+        })
+    }
 
-    for product_id in 1..=n {
+    /// One product and everything that belongs to it.
+    fn product(&mut self, product_id: u32) -> io::Result<()> {
+        let rng = &mut self.rng;
+        let words = self.words;
         let category = rng.gen_range(0..words.categories.len());
         let shoes = matches!(CATEGORIES[category], "Kicks" | "Dress Shoes" | "Heels");
-        let price = if chance_per_million(&mut rng, rates::TOP_PRICE_PER_MILLION) {
+        let price = if chance_per_million(rng, rates::TOP_PRICE_PER_MILLION) {
             500_000_000
         } else {
-            *pick(&mut rng, PRICES)
+            *pick(rng, PRICES)
         };
 
-        let line = product.row();
+        let line = self.product.row();
         push_int(line, product_id);
         line.extend_from_slice(b",\"");
-        line.extend_from_slice(pick(&mut rng, &words.adjectives).as_bytes());
+        line.extend_from_slice(pick(rng, &words.adjectives).as_bytes());
         line.push(b' ');
-        line.extend_from_slice(pick(&mut rng, &words.nouns).as_bytes());
+        line.extend_from_slice(pick(rng, &words.nouns).as_bytes());
         line.extend_from_slice(b"\",");
-        line.extend_from_slice(pick::<Vec<u8>>(&mut rng, &words.slogans));
+        line.extend_from_slice(pick::<Vec<u8>>(rng, &words.slogans));
         line.extend_from_slice(b",\"");
         for s in 0..rng.gen_range(1..=3) {
             if s > 0 {
                 line.push(b' ');
             }
-            line.extend_from_slice(pick(&mut rng, &words.sentences).as_bytes());
+            line.extend_from_slice(pick(rng, &words.sentences).as_bytes());
         }
         line.extend_from_slice(b"\",");
         line.extend_from_slice(&words.categories[category]);
         line.push(b',');
         push_int(line, price);
-        product.emit()?;
+        self.product.emit()?;
 
-        for _ in 0..draw(&mut rng, FEATURES) {
-            feature_id += 1;
-            let line = features.row();
-            push_int(line, feature_id);
+        self.features(product_id)?;
+        self.styles(product_id, price, shoes)?;
+        self.related(product_id)
+    }
+
+    fn features(&mut self, product_id: u32) -> io::Result<()> {
+        let rng = &mut self.rng;
+        for _ in 0..draw(rng, FEATURES) {
+            self.feature_id += 1;
+            let line = self.features.row();
+            push_int(line, self.feature_id);
             line.push(b',');
             push_int(line, product_id);
             line.push(b',');
-            line.extend_from_slice(pick::<Vec<u8>>(&mut rng, &words.feature_names));
+            line.extend_from_slice(pick::<Vec<u8>>(rng, &self.words.feature_names));
             line.push(b',');
-            if chance(&mut rng, rates::NULL_FEATURE_VALUE_PERCENT) {
+            if chance(rng, rates::NULL_FEATURE_VALUE_PERCENT) {
                 line.extend_from_slice(b"null");
             } else {
-                line.extend_from_slice(pick::<Vec<u8>>(&mut rng, &words.feature_values));
+                line.extend_from_slice(pick::<Vec<u8>>(rng, &self.words.feature_values));
             }
-            features.emit()?;
+            self.features.emit()?;
         }
+        Ok(())
+    }
 
-        let style_count = draw(&mut rng, STYLES);
-        let defaults: (usize, usize) = if chance(&mut rng, rates::NO_DEFAULT_PERCENT) {
+    fn styles(&mut self, product_id: u32, price: u32, shoes: bool) -> io::Result<()> {
+        let style_count = draw(&mut self.rng, STYLES);
+        let defaults: (usize, usize) = if chance(&mut self.rng, rates::NO_DEFAULT_PERCENT) {
             (usize::MAX, usize::MAX)
-        } else if style_count >= 2 && chance(&mut rng, rates::TWO_DEFAULTS_PERCENT) {
+        } else if style_count >= 2 && chance(&mut self.rng, rates::TWO_DEFAULTS_PERCENT) {
             (0, 1)
         } else {
             (0, usize::MAX)
         };
         for s in 0..style_count {
-            style_id += 1;
-            let line = styles.row();
-            push_int(line, style_id);
+            self.style_id += 1;
+            let rng = &mut self.rng;
+            let line = self.styles.row();
+            push_int(line, self.style_id);
             line.push(b',');
             push_int(line, product_id);
             line.extend_from_slice(b",\"");
-            line.extend_from_slice(pick(&mut rng, COLOURS).as_bytes());
+            line.extend_from_slice(pick(rng, COLOURS).as_bytes());
             line.extend_from_slice(b" & ");
-            line.extend_from_slice(pick(&mut rng, COLOURS).as_bytes());
+            line.extend_from_slice(pick(rng, COLOURS).as_bytes());
             line.extend_from_slice(b"\",");
-            if chance(&mut rng, rates::ON_SALE_PERCENT) {
+            if chance(rng, rates::ON_SALE_PERCENT) {
                 push_int(line, price - price / 4);
             } else {
                 line.extend_from_slice(b"null");
@@ -418,80 +471,95 @@ pub fn generate(options: &GenerateOptions) -> io::Result<GenerateReport> {
             } else {
                 b",0"
             });
-            styles.emit()?;
-
-            held.clear();
-            for _ in 0..draw(&mut rng, PHOTOS) {
-                photo_id += 1 + u32::from(chance_per_million(
-                    &mut rng,
-                    rates::PHOTO_ID_GAP_PER_MILLION,
-                ));
-                let image: u64 = rng.gen_range(1_400_000_000_000..1_600_000_000_000);
-                let width = *pick(&mut rng, PHOTO_WIDTHS);
-                let mut line = Vec::with_capacity(300);
-                push_int(&mut line, photo_id);
-                line.push(b',');
-                push_int(&mut line, style_id);
-                for w in [width, 300] {
-                    line.extend_from_slice(b",\"https://images.unsplash.com/photo-");
-                    push_int(&mut line, image);
-                    line.extend_from_slice(
-                        b"?ixlib=rb-1.2.1&ixid=eyJhcHBfaWQiOjEyMDd9&auto=format&fit=crop&w=",
-                    );
-                    push_int(&mut line, w);
-                    line.extend_from_slice(b"&q=80\"");
-                }
-                if chance_per_million(&mut rng, rates::UNTERMINATED_PHOTO_PER_MILLION) {
-                    line.pop();
-                }
-                held.push(line);
-            }
-            if held.len() >= 2 && chance(&mut rng, rates::OUT_OF_ORDER_PERCENT) {
-                held.swap(0, 1);
-            }
-            for line in &held {
-                photos.row().extend_from_slice(line);
-                photos.emit()?;
-            }
-
-            held.clear();
-            let sizes = if shoes { SHOE_SIZES } else { CLOTHING_SIZES };
-            let count = draw(&mut rng, SKUS);
-            let duplicate = count >= 2 && chance(&mut rng, rates::DUPLICATE_SIZE_PERCENT);
-            for k in 0..count {
-                sku_id += 1;
-                let size = if duplicate && k == count - 1 {
-                    sizes[k - 1]
-                } else {
-                    sizes[k % sizes.len()]
-                };
-                let mut line = Vec::with_capacity(32);
-                push_int(&mut line, sku_id);
-                line.push(b',');
-                push_int(&mut line, style_id);
-                line.extend_from_slice(b",\"");
-                line.extend_from_slice(size.as_bytes());
-                line.extend_from_slice(b"\",");
-                push_int(&mut line, rng.gen_range(0..60u32));
-                held.push(line);
-            }
-            if held.len() >= 2 && chance(&mut rng, rates::OUT_OF_ORDER_PERCENT) {
-                held.swap(0, 1);
-            }
-            for line in &held {
-                skus.row().extend_from_slice(line);
-                skus.emit()?;
-            }
+            self.styles.emit()?;
+            self.photos()?;
+            self.skus(shoes)?;
         }
+        Ok(())
+    }
 
+    /// The photos of the style just written.
+    fn photos(&mut self) -> io::Result<()> {
+        let rng = &mut self.rng;
+        self.held.clear();
+        for _ in 0..draw(rng, PHOTOS) {
+            self.photo_id +=
+                1 + u32::from(chance_per_million(rng, rates::PHOTO_ID_GAP_PER_MILLION));
+            let image: u64 = rng.gen_range(1_400_000_000_000..1_600_000_000_000);
+            let width = *pick(rng, PHOTO_WIDTHS);
+            let mut line = Vec::with_capacity(300);
+            push_int(&mut line, self.photo_id);
+            line.push(b',');
+            push_int(&mut line, self.style_id);
+            for w in [width, 300] {
+                line.extend_from_slice(b",\"https://images.unsplash.com/photo-");
+                push_int(&mut line, image);
+                line.extend_from_slice(
+                    b"?ixlib=rb-1.2.1&ixid=eyJhcHBfaWQiOjEyMDd9&auto=format&fit=crop&w=",
+                );
+                push_int(&mut line, w);
+                line.extend_from_slice(b"&q=80\"");
+            }
+            if chance_per_million(rng, rates::UNTERMINATED_PHOTO_PER_MILLION) {
+                line.pop();
+            }
+            self.held.push(line);
+        }
+        if self.held.len() >= 2 && chance(rng, rates::OUT_OF_ORDER_PERCENT) {
+            self.held.swap(0, 1);
+        }
+        for line in &self.held {
+            self.photos.row().extend_from_slice(line);
+            self.photos.emit()?;
+        }
+        Ok(())
+    }
+
+    /// The skus of the style just written.
+    fn skus(&mut self, shoes: bool) -> io::Result<()> {
+        let rng = &mut self.rng;
+        self.held.clear();
+        let sizes = if shoes { SHOE_SIZES } else { CLOTHING_SIZES };
+        let count = draw(rng, SKUS);
+        let duplicate = count >= 2 && chance(rng, rates::DUPLICATE_SIZE_PERCENT);
+        for k in 0..count {
+            self.sku_id += 1;
+            let size = if duplicate && k == count - 1 {
+                sizes[k - 1]
+            } else {
+                sizes[k % sizes.len()]
+            };
+            let mut line = Vec::with_capacity(32);
+            push_int(&mut line, self.sku_id);
+            line.push(b',');
+            push_int(&mut line, self.style_id);
+            line.extend_from_slice(b",\"");
+            line.extend_from_slice(size.as_bytes());
+            line.extend_from_slice(b"\",");
+            push_int(&mut line, rng.gen_range(0..60u32));
+            self.held.push(line);
+        }
+        if self.held.len() >= 2 && chance(rng, rates::OUT_OF_ORDER_PERCENT) {
+            self.held.swap(0, 1);
+        }
+        for line in &self.held {
+            self.skus.row().extend_from_slice(line);
+            self.skus.emit()?;
+        }
+        Ok(())
+    }
+
+    fn related(&mut self, product_id: u32) -> io::Result<()> {
+        let rng = &mut self.rng;
+        let n = self.products;
         let mut previous = 0;
-        for _ in 0..draw(&mut rng, RELATED) {
-            related_id += 1;
-            let target = if previous != 0 && chance(&mut rng, rates::DUPLICATE_RELATED_PERCENT) {
+        for _ in 0..draw(rng, RELATED) {
+            self.related_id += 1;
+            let target = if previous != 0 && chance(rng, rates::DUPLICATE_RELATED_PERCENT) {
                 previous
-            } else if chance(&mut rng, rates::SELF_RELATED_PERCENT) {
+            } else if chance(rng, rates::SELF_RELATED_PERCENT) {
                 product_id
-            } else if chance_per_million(&mut rng, rates::DANGLING_RELATED_PER_MILLION) {
+            } else if chance_per_million(rng, rates::DANGLING_RELATED_PER_MILLION) {
                 if rng.gen_bool(0.5) {
                     0
                 } else {
@@ -501,30 +569,31 @@ pub fn generate(options: &GenerateOptions) -> io::Result<GenerateReport> {
                 rng.gen_range(1..=n)
             };
             previous = target;
-            let line = related.row();
-            push_int(line, related_id);
+            let line = self.related.row();
+            push_int(line, self.related_id);
             line.push(b',');
             push_int(line, product_id);
             line.push(b',');
             push_int(line, target);
-            related.emit()?;
+            self.related.emit()?;
         }
+        Ok(())
     }
 
-    let mut rows = Vec::new();
-    for (table, mut output) in [
-        (Table::Product, product),
-        (Table::Features, features),
-        (Table::Styles, styles),
-        (Table::Photos, photos),
-        (Table::Skus, skus),
-        (Table::Related, related),
-    ] {
-        output.out.flush()?;
-        rows.push((table, output.rows));
+    /// Flushes every file; the rows written to each.
+    fn finish(self) -> io::Result<Vec<(Table, u64)>> {
+        let mut rows = Vec::new();
+        for (table, mut output) in [
+            (Table::Product, self.product),
+            (Table::Features, self.features),
+            (Table::Styles, self.styles),
+            (Table::Photos, self.photos),
+            (Table::Skus, self.skus),
+            (Table::Related, self.related),
+        ] {
+            output.out.flush()?;
+            rows.push((table, output.rows));
+        }
+        Ok(rows)
     }
-    Ok(GenerateReport {
-        rows,
-        elapsed: started.elapsed(),
-    })
 }

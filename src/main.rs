@@ -102,8 +102,7 @@ enum TokenCommand {
 
 fn main() -> anyhow::Result<()> {
     config::load_dotenv();
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
         Command::Serve => serve(),
         Command::Migrate => migrate().map(|_| ()),
         Command::Import {
@@ -112,16 +111,8 @@ fn main() -> anyhow::Result<()> {
             max_reject_percent,
             quiet,
             if_empty,
-        } => {
-            let url = config::database_url()?;
-            if if_empty {
-                let products = import::count_products(&url)?;
-                if products > 0 {
-                    println!("the database already holds {products} products; nothing imported");
-                    return Ok(());
-                }
-            }
-            let options = ImportOptions {
+        } => import_dump(
+            ImportOptions {
                 dir,
                 rejects,
                 max_reject_percent,
@@ -130,94 +121,118 @@ fn main() -> anyhow::Result<()> {
                 } else {
                     ProgressMode::Auto
                 },
-            };
-            let report = import::run(&url, &options)?;
-            print_import_report(&report);
-            Ok(())
-        }
+            },
+            if_empty,
+        ),
         Command::Answers {
             command: AnswersCommand::Refresh { missing, product },
-        } => {
-            let url = migrate()?;
-            let scope = if missing {
-                RefreshScope::Missing
-            } else if !product.is_empty() {
-                RefreshScope::Products(product)
-            } else {
-                RefreshScope::All
-            };
-            let mut conn =
-                diesel::PgConnection::establish(&url).context("connecting to the database")?;
-            let report = answers::refresh(&mut conn, &scope, true)
-                .context("refreshing the stored /styles answers")?;
-            println!(
-                "stored {} /styles answers in {:.1}s",
-                report.stored,
-                report.elapsed.as_secs_f64()
-            );
-            Ok(())
-        }
-        Command::Prewarm => {
-            let url = config::database_url()?;
-            let replicas = std::env::var("DATABASE_REPLICA_URLS").unwrap_or_default();
-            let targets = std::iter::once(url.as_str())
-                .chain(replicas.split(',').map(str::trim).filter(|u| !u.is_empty()));
-            for (n, target) in targets.enumerate() {
-                let name = if n == 0 {
-                    "primary".to_string()
-                } else {
-                    format!("replica {n}")
-                };
-                let mut conn = diesel::PgConnection::establish(target)
-                    .with_context(|| format!("connecting to the {name}"))?;
-                let report = atelier::db::prewarm::prewarm(&mut conn)
-                    .with_context(|| format!("prewarming the {name}"))?;
-                println!(
-                    "{name}: read {} relations, {} MB, in {:.1}s",
-                    report.relations.len(),
-                    report.blocks() * 8 / 1024,
-                    report.elapsed.as_secs_f64()
-                );
-            }
-            Ok(())
-        }
+        } => refresh_answers(if missing {
+            RefreshScope::Missing
+        } else if !product.is_empty() {
+            RefreshScope::Products(product)
+        } else {
+            RefreshScope::All
+        }),
+        Command::Prewarm => prewarm_databases(),
         Command::Token {
             command: TokenCommand::New { name },
-        } => {
-            let made = admin::auth::new_token(&name).map_err(anyhow::Error::msg)?;
-            println!("token: {}", made.token);
-            println!("entry: {}", made.entry);
-            eprintln!(
-                "Give the token to {name}: it is shown only now and stored nowhere. Add the \
-                 entry to ATELIER_ADMIN_TOKENS (entries are separated by commas) and restart \
-                 the instances."
-            );
-            Ok(())
-        }
+        } => new_token(&name),
         Command::Generate {
             products,
             out,
             seed,
-        } => {
-            let report = generate::generate(&GenerateOptions {
-                products,
-                out: out.clone(),
-                seed,
-            })
-            .with_context(|| format!("writing the dump to {}", out.display()))?;
-            let total: u64 = report.rows.iter().map(|(_, n)| n).sum();
-            for (table, rows) in &report.rows {
-                println!("{:>14} {rows:>12} rows", table.file_name());
-            }
-            println!(
-                "{:>14} {total:>12} rows in {:.1}s to {}",
-                "total",
-                report.elapsed.as_secs_f64(),
-                out.display()
-            );
-            Ok(())
+        } => generate_dump(GenerateOptions {
+            products,
+            out,
+            seed,
+        }),
+    }
+}
+
+/// `atelier import`: the dump into DATABASE_URL, unless `if_empty` and the
+/// database already holds products.
+fn import_dump(options: ImportOptions, if_empty: bool) -> anyhow::Result<()> {
+    let url = config::database_url()?;
+    if if_empty {
+        let products = import::count_products(&url)?;
+        if products > 0 {
+            println!("the database already holds {products} products; nothing imported");
+            return Ok(());
         }
     }
+    let report = import::run(&url, &options)?;
+    print_import_report(&report);
+    Ok(())
+}
+
+/// `atelier answers refresh`: the stored `/styles` answers of `scope`.
+fn refresh_answers(scope: RefreshScope) -> anyhow::Result<()> {
+    let url = migrate()?;
+    let mut conn = diesel::PgConnection::establish(&url).context("connecting to the database")?;
+    let report = answers::refresh(&mut conn, &scope, true)
+        .context("refreshing the stored /styles answers")?;
+    println!(
+        "stored {} /styles answers in {:.1}s",
+        report.stored,
+        report.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `atelier prewarm`: the catalog into the buffers of the primary and of
+/// every replica the service is configured to read.
+fn prewarm_databases() -> anyhow::Result<()> {
+    let url = config::database_url()?;
+    let replicas = config::replica_urls(&config::figment(&url));
+    let targets = std::iter::once(url.as_str()).chain(replicas.iter().map(String::as_str));
+    for (n, target) in targets.enumerate() {
+        let name = if n == 0 {
+            "primary".to_string()
+        } else {
+            format!("replica {n}")
+        };
+        let mut conn = diesel::PgConnection::establish(target)
+            .with_context(|| format!("connecting to the {name}"))?;
+        let report = atelier::db::prewarm::prewarm(&mut conn)
+            .with_context(|| format!("prewarming the {name}"))?;
+        println!(
+            "{name}: read {} relations, {} MB, in {:.1}s",
+            report.relations.len(),
+            report.blocks() * 8 / 1024,
+            report.elapsed.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// `atelier token new`: a new admin token and the entry that accepts it.
+fn new_token(name: &str) -> anyhow::Result<()> {
+    let made = admin::auth::new_token(name).map_err(anyhow::Error::msg)?;
+    println!("token: {}", made.token);
+    println!("entry: {}", made.entry);
+    eprintln!(
+        "Give the token to {name}: it is shown only now and stored nowhere. Add the \
+         entry to ATELIER_ADMIN_TOKENS (entries are separated by commas) and restart \
+         the instances."
+    );
+    Ok(())
+}
+
+/// `atelier generate`: a dump in the Atelier CSV format.
+fn generate_dump(options: GenerateOptions) -> anyhow::Result<()> {
+    let report = generate::generate(&options)
+        .with_context(|| format!("writing the dump to {}", options.out.display()))?;
+    let total: u64 = report.rows.iter().map(|(_, n)| n).sum();
+    for (table, rows) in &report.rows {
+        println!("{:>14} {rows:>12} rows", table.file_name());
+    }
+    println!(
+        "{:>14} {total:>12} rows in {:.1}s to {}",
+        "total",
+        report.elapsed.as_secs_f64(),
+        options.out.display()
+    );
+    Ok(())
 }
 
 fn print_import_report(report: &ImportReport) {

@@ -156,20 +156,10 @@ impl Default for Metrics {
     }
 }
 
-impl Metrics {
-    /// Every family, registered in a registry of its own.
-    pub fn new() -> Self {
-        let r = Registry::new();
-        let build = gauge_vec(
-            &r,
-            "atelier_build_info",
-            "The running build: its version and commit, always 1.",
-            &["version", "commit"],
-        );
-        build
-            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("ATELIER_COMMIT")])
-            .set(1);
-        let http = HttpMetrics {
+impl HttpMetrics {
+    /// The HTTP families, registered in `r`.
+    fn new(r: &Registry) -> Self {
+        HttpMetrics {
             requests: counter_vec(
                 &r,
                 "atelier_http_requests_total",
@@ -190,8 +180,14 @@ impl Metrics {
             ),
             routes: OnceLock::new(),
             unmatched: OnceLock::new(),
-        };
-        let cache = CacheMetrics {
+        }
+    }
+}
+
+impl CacheMetrics {
+    /// The response cache's families, registered in `r`.
+    fn new(r: &Registry) -> Self {
+        CacheMetrics {
             hits: counter(
                 &r,
                 "atelier_cache_hits_total",
@@ -229,8 +225,14 @@ impl Metrics {
                 "atelier_cache_entries",
                 "Answers in the response cache.",
             ),
-        };
-        let db = DbMetrics {
+        }
+    }
+}
+
+impl DbMetrics {
+    /// The database layer's families, registered in `r`.
+    fn new(r: &Registry) -> Self {
+        DbMetrics {
             batch_size: histogram_vec(
                 &r,
                 "atelier_db_batch_size",
@@ -271,7 +273,26 @@ impl Metrics {
                 "atelier_db_outages",
                 "Times a database (the primary or a replica) was found unreachable since start-up.",
             ),
-        };
+        }
+    }
+}
+
+impl Metrics {
+    /// Every family, registered in a registry of its own.
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let build = gauge_vec(
+            &r,
+            "atelier_build_info",
+            "The running build: its version and commit, always 1.",
+            &["version", "commit"],
+        );
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("ATELIER_COMMIT")])
+            .set(1);
+        let http = HttpMetrics::new(&r);
+        let cache = CacheMetrics::new(&r);
+        let db = DbMetrics::new(&r);
         let missing_answers = gauge(
             &r,
             "atelier_styles_answers_missing",

@@ -249,13 +249,7 @@ impl PoolSettings {
             naive: figment.extract_inner::<bool>("naive").unwrap_or(false),
             replica_urls: figment
                 .extract_inner::<String>("replica_urls")
-                .map(|urls| {
-                    urls.split(',')
-                        .map(str::trim)
-                        .filter(|url| !url.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
+                .map(|urls| crate::config::split_urls(&urls))
                 .unwrap_or_default(),
         })
     }
