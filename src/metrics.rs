@@ -161,20 +161,20 @@ impl HttpMetrics {
     fn new(r: &Registry) -> Self {
         HttpMetrics {
             requests: counter_vec(
-                &r,
+                r,
                 "atelier_http_requests_total",
                 "HTTP requests answered, by method, route and status.",
                 &["method", "route", "status"],
             ),
             latency: histogram_vec(
-                &r,
+                r,
                 "atelier_http_request_duration_seconds",
                 "Time from a request's headers to its response, by method and route.",
                 &["method", "route"],
                 LATENCY_BUCKETS.to_vec(),
             ),
             in_flight: gauge(
-                &r,
+                r,
                 "atelier_http_requests_in_flight",
                 "Requests being answered now.",
             ),
@@ -189,42 +189,38 @@ impl CacheMetrics {
     fn new(r: &Registry) -> Self {
         CacheMetrics {
             hits: counter(
-                &r,
+                r,
                 "atelier_cache_hits_total",
                 "Answers served fresh from the response cache.",
             ),
             misses: counter(
-                &r,
+                r,
                 "atelier_cache_misses_total",
                 "Answers the response cache did not hold fresh, loaded from the database.",
             ),
             stale_hits: counter(
-                &r,
+                r,
                 "atelier_cache_stale_hits_total",
                 "Answers past their TTL served because the database could not answer.",
             ),
             evictions: counter_vec(
-                &r,
+                r,
                 "atelier_cache_evictions_total",
                 "Answers the response cache dropped, by cause (size, expired, cleared).",
                 &["cause"],
             ),
             compressions: counter_vec(
-                &r,
+                r,
                 "atelier_cache_compressions_total",
                 "Answers compressed, by encoding: once per cached answer and encoding.",
                 &["encoding"],
             ),
             bytes: gauge(
-                &r,
+                r,
                 "atelier_cache_bytes",
                 "Memory the cached answers are counted as taking, bookkeeping included.",
             ),
-            entries: gauge(
-                &r,
-                "atelier_cache_entries",
-                "Answers in the response cache.",
-            ),
+            entries: gauge(r, "atelier_cache_entries", "Answers in the response cache."),
         }
     }
 }
@@ -234,42 +230,42 @@ impl DbMetrics {
     fn new(r: &Registry) -> Self {
         DbMetrics {
             batch_size: histogram_vec(
-                &r,
+                r,
                 "atelier_db_batch_size",
                 "Lookups answered by one statement, by kind.",
                 &["kind"],
                 vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
             ),
             statements: counter(
-                &r,
+                r,
                 "atelier_db_statements_total",
                 "SQL statements started by the pooled connections.",
             ),
             errors: counter_vec(
-                &r,
+                r,
                 "atelier_db_errors_total",
                 "Database failures by kind: connect, connection_lost, timeout, query.",
                 &["kind"],
             ),
             queue_depth: gauge(
-                &r,
+                r,
                 "atelier_db_queue_depth",
                 "Lookups and reads waiting for a database thread.",
             ),
             connections: gauge_vec(
-                &r,
+                r,
                 "atelier_db_connections",
                 "Pooled connections, by state (in_use, idle).",
                 &["state"],
             ),
             up: gauge(
-                &r,
+                r,
                 "atelier_db_up",
                 "1 while a database reads come from (the primary or a replica) is reachable, 0 while \
                  all are known to be down.",
             ),
             outages: gauge(
-                &r,
+                r,
                 "atelier_db_outages",
                 "Times a database (the primary or a replica) was found unreachable since start-up.",
             ),
