@@ -13,6 +13,13 @@ ensure_deploy_tools
 ensure_replica
 . scripts/lib/fuzz-tools.sh
 ensure_schemathesis
+. scripts/lib/chart-tools.sh
+ensure_chart_tools
+
+# The load reports' chart maker, on synthetic runs (a few seconds). The
+# dashboard and the alert rules are checked by tests/observability.rs.
+echo "==> charts self-test"
+charts self-test
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

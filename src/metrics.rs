@@ -43,6 +43,9 @@ pub struct Metrics {
     pub missing_answers: IntGauge,
     /// Changes to the catalog the watcher has seen (an import is one).
     pub catalog_changes: IntCounter,
+    /// Seconds since the watcher first saw an import's staging schema in a
+    /// database the instance reads; 0 while there is none.
+    pub import_running: prometheus::Gauge,
     /// What reads the values only a scrape needs (see the module's
     /// documentation), each registered by the part that owns them.
     scrapers: Mutex<Vec<Scraper>>,
@@ -301,6 +304,13 @@ impl Metrics {
             "atelier_catalog_changes_total",
             "Changes to the catalog seen by the watcher (an import, an edit).",
         );
+        let import_running = prometheus::Gauge::new(
+            "atelier_import_running_seconds",
+            "Seconds since an import's staging schema was first seen in a database this instance \
+             reads (0: no import running); counted by the catalog watcher.",
+        )
+        .unwrap_or_else(|e| invalid("atelier_import_running_seconds", &e));
+        register(&r, "atelier_import_running_seconds", import_running.clone());
         Metrics {
             registry: r,
             http,
@@ -308,6 +318,7 @@ impl Metrics {
             db,
             missing_answers,
             catalog_changes,
+            import_running,
             scrapers: Mutex::new(Vec::new()),
         }
     }
@@ -433,5 +444,6 @@ mod tests {
         assert!(text.contains("atelier_cache_hits_total 1"), "{text}");
         assert!(text.contains("atelier_build_info{"), "{text}");
         assert!(text.contains("atelier_styles_answers_missing -1"), "{text}");
+        assert!(text.contains("atelier_import_running_seconds 0"), "{text}");
     }
 }

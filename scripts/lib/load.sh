@@ -13,6 +13,7 @@
 # ACCEPT_ENCODING=br measures compressing clients.
 
 . "$(dirname "${BASH_SOURCE[0]}")/db.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/chart-tools.sh"
 
 PORT=${LOADTEST_PORT:-3000}
 BASE="http://127.0.0.1:$PORT"
@@ -129,6 +130,62 @@ server_peak_rss_mb() {
 oha_json() {
   local out=$1; shift
   oha --no-tui --output-format json -H "Accept-Encoding: $ACCEPT_ENCODING" "$@" > "$out" 2>/dev/null || true
+}
+
+# ---- what the charts are made from (scripts/perf/charts.py) -----------------
+#
+# A report's runs are recorded by oha_recorded: the JSON summary in $LOGDIR
+# (raw/, committed), every answered request in $REQUESTS/NAME.db (oha's
+# --db-url; tens of MB for a long run: requests/ is not committed, see
+# .gitignore), and the run's start in $LOGDIR/events.tsv, where
+# record_event writes what the script does to the system meanwhile.
+
+# record_event NAME LABEL: "<unix ms>\tNAME\tLABEL" in $LOGDIR/events.tsv.
+record_event() {
+  printf '%s\t%s\t%s\n' "$(date +%s%3N)" "$1" "$2" >> "$LOGDIR/events.tsv"
+}
+
+# oha_recorded NAME ARGS...: oha as oha_json runs it, its summary in
+# $LOGDIR/NAME.json and each answered request in $REQUESTS/NAME.db.
+oha_recorded() {
+  local name=$1; shift
+  mkdir -p "$REQUESTS"
+  rm -f "$REQUESTS/$name.db"
+  record_event "$name" "oha start"
+  oha_json "$LOGDIR/$name.json" --db-url "$REQUESTS/$name.db" "$@"
+}
+
+# The report's charts, as markdown lines in CHARTS (the SVGs go beside the
+# README, in $OUT; ensure_chart_tools first). A chart that cannot be made
+# leaves a line saying so: the figures of a long run are not lost to a chart.
+CHARTS=()
+
+# chart_heading TEXT: a heading above the charts that follow.
+chart_heading() {
+  CHARTS+=("### $1" "")
+}
+
+# chart_timeline STEP TITLE: latency percentiles and answers per second over
+# the step, its events marked.
+chart_timeline() {
+  if charts timeline --raw "$LOGDIR" --requests "$REQUESTS" --out "$OUT/$1.svg" \
+      --title "$2" "$1" >/dev/null; then
+    CHARTS+=("![$2: p50, p99 and p99.9 latency in one-second slices, and answers per second]($1.svg)" "")
+  else
+    CHARTS+=("No chart of $2: scripts/perf/charts.py failed on it." "")
+  fi
+}
+
+# chart_histogram NAME TITLE RUN=LABEL...: the runs' latency histograms in
+# one chart, $OUT/NAME.svg.
+chart_histogram() {
+  local name=$1 title=$2; shift 2
+  if charts histogram --raw "$LOGDIR" --requests "$REQUESTS" --out "$OUT/$name.svg" \
+      --title "$title" "$@" >/dev/null; then
+    CHARTS+=("![$title: the share of requests per latency bin]($name.svg)" "")
+  else
+    CHARTS+=("No latency histogram of $title: scripts/perf/charts.py failed on it." "")
+  fi
 }
 
 # Prints "rps p50 p90 p99 max errors%" (milliseconds) from an oha JSON file.

@@ -4,7 +4,9 @@
 #   (c) random ids in the last 10%           (d) a skewed popularity mix
 #   (e) open model at a fixed arrival rate: (a) and (b)-mixed at RATE requests/s
 # against the release server with its default settings (cache on), plus (b)
-# with the cache off. Writes loadtests/<UTC timestamp>/README.md.
+# with the cache off. Writes loadtests/<UTC timestamp>/README.md, with charts
+# beside it (scripts/perf/charts.py): each run's latency percentiles and
+# answers per second over time, each scenario's latency histogram.
 #
 #   scripts/perf/loadtest.sh              DURATION=15s CONNECTIONS=32 RATE=5000 to change
 set -euo pipefail
@@ -17,18 +19,33 @@ RATE=${RATE:-5000}
 stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
 OUT=loadtests/$stamp
 LOGDIR=$OUT/raw
+REQUESTS=$OUT/requests
 mkdir -p "$LOGDIR"
 
 prepare_load_run
+ensure_chart_tools
 
 rows=()
+# Each scenario's title and its runs (RUN=LABEL lines), for the charts.
+declare -A scenario_title scenario_runs
+runs=()
 measure() { # scenario endpoint settings oha-args...
   local scenario=$1 endpoint=$2 settings=$3; shift 3
-  local file="$LOGDIR/$(echo "$scenario-$endpoint-$settings" | tr -c 'a-zA-Z0-9\n' '-').json"
+  local name key label
+  # "(b) uniform random ids", product, cached: b-uniform-random-ids-product-cached
+  name=$(echo "$scenario-$endpoint-$settings" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-' |
+    sed -e 's/--*/-/g' -e 's/^-//' -e 's/-$//')
+  key=${scenario:1:1}
+  label="$endpoint, $settings"
+  # (e)'s runs differ by the list they replay: "(e) open model, 5000/s, (a)".
+  case $scenario in *", ("?")") label="${scenario##*, } $label" ;; esac
   echo "    $scenario / $endpoint ($settings)"
-  oha_json "$file" "$@"
-  read -r rps p50 p90 p99 max errors < <(oha_summary "$file")
+  oha_recorded "$name" "$@"
+  read -r rps p50 p90 p99 max errors < <(oha_summary "$LOGDIR/$name.json")
   rows+=("| $scenario | $endpoint | $settings | $rps | $p50 | $p90 | $p99 | $max | $errors |")
+  scenario_title[$key]=${scenario_title[$key]:-${scenario%, (?)}}
+  scenario_runs[$key]+="$name=$label"$'\n'
+  runs+=("$name|$scenario / $endpoint ($settings)")
 }
 closed() { measure "$1" "$2" "$3" -c "$CONNECTIONS" -z "$DURATION" --urls-from-file "$URLS/$4.txt"; }
 open_model() { measure "$1" "$2" "$3" -c 128 -q "$RATE" --latency-correction -z "$DURATION" --urls-from-file "$URLS/$4.txt"; }
@@ -53,6 +70,16 @@ open_model "(e) open model, $RATE/s, (b)" mixed uncached uniform-mixed
 uncached_rss=$(server_peak_rss_mb)
 stop_server
 
+echo "==> charts"
+for key in $(printf '%s\n' "${!scenario_title[@]}" | sort); do
+  chart_heading "${scenario_title[$key]}"
+  mapfile -t these < <(printf '%s' "${scenario_runs[$key]}")
+  chart_histogram "$key-histogram" "${scenario_title[$key]}" "${these[@]}"
+  for run in "${runs[@]}"; do
+    if [ "${run%%-*}" = "$key" ]; then chart_timeline "${run%%|*}" "${run#*|}"; fi
+  done
+done
+
 commit=$(git rev-parse --short HEAD)$(git diff --quiet || echo "+changes")
 {
   echo "# Load test $stamp"
@@ -70,7 +97,17 @@ commit=$(git rev-parse --short HEAD)$(git diff --quiet || echo "+changes")
   echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
-  echo "Raw oha output per run is in raw/."
+  echo "Raw oha output per run is in raw/; oha's record of every request, which the"
+  echo "charts are made from, was in requests/ (not committed)."
+  echo
+  echo "## Charts"
+  echo
+  echo "Per scenario, the latency histogram of its runs; per run, p50, p99 and p99.9"
+  echo "latency in one-second slices (by when each request was due) over answers per"
+  echo "second (by when each ended). Requests that got no answer are not in oha's record:"
+  echo "the table counts them."
+  echo
+  printf '%s\n' "${CHARTS[@]}"
 } > "$OUT/README.md"
 echo "==> wrote $OUT/README.md"
 cat "$OUT/README.md"

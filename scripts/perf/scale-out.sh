@@ -16,7 +16,10 @@
 #       uniform random ids, with and without its buffers filled at start-up,
 #       and the time until p99 is back under 25 ms
 # and writes loadtests/<UTC timestamp>-scale-out/README.md with each step's
-# error count and status codes.
+# error count and status codes, and charts beside it (scripts/perf/charts.py):
+# each step's latency percentiles and answers per second over time, with what
+# was done to the system (kill, restart, import phases, outage) marked on the
+# time axis, and latency histograms.
 #
 #   scripts/perf/scale-out.sh     RATE=2000 STEP=20s COLD_RATE=5000 to change
 set -euo pipefail
@@ -32,11 +35,13 @@ NGINX_PORT=${NGINX_PORT:-8080}
 stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
 OUT=loadtests/$stamp-scale-out
 LOGDIR=$OUT/raw
+REQUESTS=$OUT/requests
 mkdir -p "$LOGDIR"
 NGX=$(mktemp -d /tmp/atelier-nginx.XXXXXX)
 VERSION=$(cluster_version)
 
 prepare_load_run
+ensure_chart_tools
 ensure_replica
 ensure_deploy_tools
 REPLICA_URL=$DATABASE_REPLICA_SERVER_URL
@@ -139,10 +144,10 @@ print(f"{s['requestsPerSec']:.0f} {ms(l['p50']):.2f} {ms(l['p99']):.2f} {total} 
 PY
 }
 open_load() { # name duration list-file
-  oha_json "$LOGDIR/$1.json" -c 256 -q "$RATE" --latency-correction -z "$2" --urls-from-file "$3"
+  oha_recorded "$1" -c 256 -q "$RATE" --latency-correction -z "$2" --urls-from-file "$3"
 }
 closed_load() { # name duration list-file
-  oha_json "$LOGDIR/$1.json" -c 64 -z "$2" --urls-from-file "$3"
+  oha_recorded "$1" -c 64 -z "$2" --urls-from-file "$3"
 }
 per_instance() {
   python3 - "$NGX/access.log" <<'PY'
@@ -196,6 +201,7 @@ open_load b-kill "$STEP" "$MIXED" &
 LOAD=$!
 sleep $(( $(seconds "$STEP") / 3 ))
 kill -9 "${PIDS[2]}"
+record_event b-kill "kill -9 of instance 2"
 wait "$LOAD"
 row "(b) kill -9 of instance 2" b-kill ""
 start_instance 2; wait_ready 2
@@ -206,8 +212,11 @@ LOAD=$!
 sleep 5
 for n in 1 2 3; do
   kill -TERM "${PIDS[$n]}"
+  record_event c-rolling "$n: SIGTERM"
   wait "${PIDS[$n]}" 2>/dev/null || true
+  record_event c-rolling "$n: exited"
   start_instance "$n"; wait_ready "$n"
+  record_event c-rolling "$n: ready"
   sleep 3
 done
 wait "$LOAD"
@@ -218,6 +227,7 @@ open_load d-replica "$STEP" "$MIXED" &
 LOAD=$!
 sleep $(( $(seconds "$STEP") / 3 ))
 as_root pg_ctlcluster "$VERSION" replica stop -m fast
+record_event d-replica "replica stopped"
 wait "$LOAD"
 row "(d) replica stopped" d-replica ""
 as_root pg_ctlcluster "$VERSION" replica start
@@ -230,7 +240,20 @@ open_load e-import "${IMPORT_WINDOW:-300s}" "$MIXED" &
 LOAD=$!
 sleep 10
 import_started=$(date +%s)
-$BIN import "$dump" --rejects "$LOGDIR/rejects.csv" --quiet > "$LOGDIR/import.txt"
+record_event e-import "import started"
+# The import's progress lines (stderr) mark its phases on the chart; the
+# swap is the last, its transaction committed when the import exits.
+$BIN import "$dump" --rejects "$LOGDIR/rejects.csv" 2>&1 > "$LOGDIR/import.txt" |
+  while IFS= read -r line; do
+    printf '%s %s\n' "$(date -u +%T.%3N)" "$line" >> "$LOGDIR/import-progress.txt"
+    case $line in
+      "import: building indexes"*) record_event e-import "indexes" ;;
+      "import: rendering"*) record_event e-import "styles answers" ;;
+      "import: analyzing"*) record_event e-import "analyze" ;;
+      "import: swapping"*) record_event e-import "swap" ;;
+    esac
+  done
+record_event e-import "import done"
 import_seconds=$(( $(date +%s) - import_started ))
 wait "$LOAD"
 row "(e) import on the primary (${import_seconds} s of the run)" e-import ""
@@ -243,8 +266,10 @@ open_load f-primary "$STEP" "$URLS/warm.txt" &
 LOAD=$!
 sleep 3
 as_root pg_ctlcluster "$VERSION" main stop -m fast
+record_event f-primary "primary stopped"
 sleep 10
 as_root pg_ctlcluster "$VERSION" main start
+record_event f-primary "primary started"
 wait "$LOAD"
 row "(f) primary stopped 10 s (cache warm)" f-primary ""
 
@@ -255,7 +280,7 @@ COLD=$(aimed uniform-mixed "$(port_of 3)")
 time_to_p99() {
   local k p99
   for k in $(seq 1 180); do
-    oha_json "$LOGDIR/$1-$k.json" -c 256 -q "$COLD_RATE" --latency-correction -z 1s --urls-from-file "$COLD"
+    oha_recorded "$1-$k" -c 256 -q "$COLD_RATE" --latency-correction -z 1s --urls-from-file "$COLD"
     p99=$(summary "$LOGDIR/$1-$k.json" | awk '{print $3}')
     if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 25 else 1)" "$p99"; then
       echo "$k"; return
@@ -264,26 +289,55 @@ time_to_p99() {
   echo ">180"
 }
 DROPPED="kept (this machine does not allow dropping it)"
-cold_restart() { # drops the kernel's page cache too where allowed
+cold_restart() { # step; drops the kernel's page cache too where allowed
   as_root pg_ctlcluster "$VERSION" main stop -m fast
+  record_event "$1" "PostgreSQL stopped"
   sync
   if (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then DROPPED=dropped; fi
   as_root pg_ctlcluster "$VERSION" main start
+  record_event "$1" "PostgreSQL started"
 }
 # `atelier prewarm` runs as the service's role: the extension is a
 # superuser's to create.
 as_postgres psql -p "$MANAGED_PORT" -d atelier -qc "CREATE EXTENSION IF NOT EXISTS pg_prewarm"
-cold_restart
+cold_restart g-autoprewarm
 with_autoprewarm=$(time_to_p99 g-autoprewarm)
 as_postgres psql -p "$MANAGED_PORT" -qc "ALTER SYSTEM SET pg_prewarm.autoprewarm = off"
-cold_restart
+cold_restart g-cold
 without=$(time_to_p99 g-cold)
-cold_restart
+cold_restart g-prewarm-command
 $BIN prewarm > "$LOGDIR/prewarm.txt" 2>&1 &
+record_event g-prewarm-command "atelier prewarm started"
 with_command=$(time_to_p99 g-prewarm-command)
 as_postgres psql -p "$MANAGED_PORT" -qc "ALTER SYSTEM RESET pg_prewarm.autoprewarm"
 as_root pg_ctlcluster "$VERSION" main restart
 echo "    (g) seconds until p99 < 25 ms at $COLD_RATE/s: autoprewarm $with_autoprewarm, none $without, atelier prewarm $with_command"
+
+echo "==> charts"
+chart_heading "(a) 1, 2 and 3 instances, and one directly"
+chart_histogram a-open-histogram "(a) open model at $RATE/s" \
+  a-open-1="1 instance" a-open-2="2 instances" a-open-3="3 instances" a-direct-open="instance 1 directly"
+for n in 1 2 3; do chart_timeline "a-open-$n" "(a) $n instance(s), open model at $RATE/s"; done
+chart_timeline a-direct-open "(a) instance 1 directly, open model at $RATE/s"
+chart_histogram a-closed-histogram "(a) closed model (64 connections)" \
+  a-closed-1="1 instance" a-closed-2="2 instances" a-closed-3="3 instances" a-direct-closed="instance 1 directly"
+for n in 1 2 3; do chart_timeline "a-closed-$n" "(a) $n instance(s), closed model (64 connections)"; done
+chart_timeline a-direct-closed "(a) instance 1 directly, closed model (64 connections)"
+chart_heading "(b) to (f): failures and an import, against the steady state"
+chart_histogram failures-histogram "(b) to (f) against (a) with 3 instances, open model at $RATE/s" \
+  a-open-3="(a) 3 instances, steady" b-kill="(b) kill -9" c-rolling="(c) rolling restart" \
+  d-replica="(d) replica stopped" e-import="(e) import" f-primary="(f) primary stopped"
+chart_timeline b-kill "(b) kill -9 of instance 2"
+chart_timeline c-rolling "(c) rolling restart of 1, 2, 3"
+chart_timeline d-replica "(d) replica stopped"
+chart_timeline e-import "(e) import on the primary"
+chart_timeline f-primary "(f) primary stopped 10 s (cache warm)"
+chart_heading "(g) cold start, one-second runs at $COLD_RATE/s until p99 < 25 ms"
+chart_histogram g-histogram "(g) cold start" \
+  g-autoprewarm="autoprewarm" g-cold="nothing" g-prewarm-command="atelier prewarm"
+chart_timeline g-autoprewarm "(g) cold start, autoprewarm"
+chart_timeline g-cold "(g) cold start, nothing"
+chart_timeline g-prewarm-command "(g) cold start, atelier prewarm run at once"
 
 {
   echo "# Scale-out run $stamp"
@@ -311,5 +365,16 @@ echo "    (g) seconds until p99 < 25 ms at $COLD_RATE/s: autoprewarm $with_autop
   echo "| autoprewarm (pg_prewarm preloaded) | $with_autoprewarm |"
   echo "| nothing | $without |"
   echo "| \`atelier prewarm\` run at once | $with_command |"
+  echo
+  echo "## Charts"
+  echo
+  echo "Each step: p50, p99 and p99.9 latency in one-second slices (by when each request"
+  echo "was due) over answers per second (by when each ended), what was done to the system"
+  echo "marked on the time axis (dashed lines); latency histograms compare the runs. Made by"
+  echo "scripts/perf/charts.py from oha's record of every answered request (requests/, not"
+  echo "committed) and raw/events.tsv; requests that got no answer are not in that record,"
+  echo "the table counts them."
+  echo
+  printf '%s\n' "${CHARTS[@]}"
 } > "$OUT/README.md"
 echo "==> wrote $OUT/README.md"

@@ -10,7 +10,10 @@
 //! drops only their answers (see `changes`), within a tick of the commit.
 //! It also counts, for the metrics, the changes and the products left
 //! without a stored `/styles` answer (at most once a minute: at full scale
-//! the count reads a million rows).
+//! the count reads a million rows), and times the import in progress: from
+//! the poll that first finds its staging schema to the one that finds it
+//! gone (the schema is made at the import's start and dropped in its swap,
+//! and replicas have it too, so an instance reading only replicas sees it).
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -59,6 +62,22 @@ fn catalog_version(conn: &mut PgConnection, counted: &[&str]) -> QueryResult<Str
     .map(|v| v.version)
 }
 
+#[derive(QueryableByName)]
+struct Staging {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    staging: bool,
+}
+
+/// Whether an import is building the next catalog: its staging schema
+/// exists (made when it starts, dropped by its swap; one killed midway
+/// leaves it until the next import).
+fn import_staging(conn: &mut PgConnection) -> QueryResult<bool> {
+    diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS staging")
+        .bind::<Text, _>(crate::import::STAGING_SCHEMA)
+        .get_result::<Staging>(conn)
+        .map(|s| s.staging)
+}
+
 /// Polls, every `interval`, the catalog version of each database the
 /// instance reads (its replicas, or the primary) and, when one changes,
 /// clears `cache` and reloads `anchors` from it: each database's new catalog
@@ -76,6 +95,8 @@ pub struct Watcher {
     /// The runtime the cache's futures run on.
     runtime: Handle,
     metrics: Arc<Metrics>,
+    /// When a poll first found an import's staging schema, while one is.
+    import_seen: Option<Instant>,
 }
 
 /// One database the watcher polls.
@@ -91,6 +112,9 @@ struct Watched {
     /// were counted, and when they were.
     recount: bool,
     counted: Option<Instant>,
+    /// Whether the last successful poll found an import's staging schema
+    /// (kept through a failed one: an outage says nothing of the import).
+    staging: bool,
 }
 
 impl Watcher {
@@ -116,6 +140,7 @@ impl Watcher {
                     failing: false,
                     recount: true,
                     counted: None,
+                    staging: false,
                 })
                 .collect(),
             interval,
@@ -124,6 +149,7 @@ impl Watcher {
             anchors: Arc::downgrade(anchors),
             runtime,
             metrics,
+            import_seen: None,
         }
     }
 
@@ -135,6 +161,15 @@ impl Watcher {
         };
         for watched in &mut self.databases {
             watched.poll(self.feed, &cache, &anchors, &self.metrics);
+        }
+        if self.databases.iter().any(|watched| watched.staging) {
+            let since = *self.import_seen.get_or_insert_with(Instant::now);
+            self.metrics
+                .import_running
+                .set(since.elapsed().as_secs_f64());
+        } else {
+            self.import_seen = None;
+            self.metrics.import_running.set(0.0);
         }
         true
     }
@@ -227,6 +262,7 @@ impl Watched {
                 self.version = Some(version);
                 self.recount = true;
             }
+            self.staging = import_staging(conn)?;
             if self.recount && self.counted.is_none_or(|t| t.elapsed() >= MISSING_RECOUNT) {
                 let missing = crate::catalog::answers::count_missing(conn)?;
                 metrics.missing_answers.set(missing);
