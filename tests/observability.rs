@@ -378,7 +378,7 @@ fn replica_of(db: &TestDb) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let caught_up = PgConnection::establish(&url).ok().and_then(|mut conn| {
-            atelier::schema::product::table
+            atelier::catalog::schema::product::table
                 .count()
                 .get_result::<i64>(&mut conn)
                 .ok()
