@@ -245,15 +245,27 @@ impl PoolSettings {
         };
         let replica_max_lag = match figment.find_value("replica_max_lag") {
             Err(_) => Some(DEFAULT_REPLICA_MAX_LAG),
-            Ok(value) => match value.deserialize::<f64>() {
-                Ok(0.0) => None,
-                Ok(seconds) => Some(Duration::try_from_secs_f64(seconds).map_err(|_| {
-                    rocket::figment::Error::from(format!(
-                        "DATABASE_REPLICA_MAX_LAG must be a number of seconds >= 0, got {seconds}"
-                    ))
-                })?),
-                Err(e) => return Err(Box::new(e.with_path("replica_max_lag"))),
-            },
+            Ok(value) => {
+                let invalid = |got: String| {
+                    Box::new(rocket::figment::Error::from(format!(
+                        "DATABASE_REPLICA_MAX_LAG must be a number of seconds >= 0, got {got}"
+                    )))
+                };
+                match value.deserialize::<f64>() {
+                    Ok(0.0) => None,
+                    Ok(seconds) => Some(
+                        Duration::try_from_secs_f64(seconds)
+                            .map_err(|_| invalid(seconds.to_string()))?,
+                    ),
+                    Err(_) => {
+                        return Err(invalid(
+                            value
+                                .as_str()
+                                .map_or_else(|| format!("{value:?}"), |s| format!("{s:?}")),
+                        ))
+                    }
+                }
+            }
         };
         Ok(PoolSettings {
             url: config.url,
