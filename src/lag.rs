@@ -434,7 +434,12 @@ impl Endpoint {
                 Some(value)
             }
             Err(e) => {
-                self.conn = None;
+                // A server that refuses the question (a primary that is in
+                // recovery, say) keeps its connection; a lost one is opened
+                // again next time.
+                if crate::db::is_connection_lost(&e) {
+                    self.conn = None;
+                }
                 self.failed(what, &e);
                 None
             }
