@@ -16,6 +16,7 @@ use crate::dispatch::{Dispatcher, Kind, LookupResult};
 use crate::error::{ApiError, JsonBody};
 use crate::freshness::PageAnchors;
 use crate::naive;
+use crate::replicas::ReplicaStatus;
 
 /// Which path to the database this application takes.
 #[derive(Clone, Copy)]
@@ -102,6 +103,15 @@ impl Api<'_> {
         match self.database {
             Database::Direct(dispatcher) => dispatcher.lookup(kind, id).await,
             Database::Naive(rocket) => naive::lookup(rocket, kind, id).await,
+        }
+    }
+
+    /// Every read replica: its name, whether reads use it, its lag (none on
+    /// the naive path, which reads only the primary).
+    pub fn replicas(&self) -> Vec<ReplicaStatus> {
+        match self.database {
+            Database::Direct(dispatcher) => dispatcher.pools().replica_states(),
+            Database::Naive(_) => Vec::new(),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub mod freshness;
 pub mod generate;
 pub mod import;
+pub mod lag;
 pub mod limits;
 pub mod methods;
 pub mod metrics;
