@@ -19,6 +19,7 @@ use crate::db::dispatch::Dispatcher;
 use crate::db::naive;
 use crate::db::pool::{PoolSettings, StatementCounter};
 use crate::db::replicas::ReadPools;
+use crate::db::replicas::ReplicaState;
 use crate::http::cache::ResponseCache;
 use crate::http::cors::Cors;
 use crate::http::limits::Limits;
@@ -175,8 +176,24 @@ async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
                 m.db.up.set(i64::from(!pools.unreachable()));
                 m.db.outages
                     .set(i64::try_from(pools.outages()).unwrap_or(i64::MAX));
+                scrape_replicas(&pools, m);
             }
         });
+    }
+    if let Some(mut monitor) = pools.lag_monitor(&settings) {
+        // The first look happens before the first request, so a replica
+        // found behind at start-up is never read; later ones on the
+        // monitor's own thread.
+        let monitor = rocket::tokio::task::spawn_blocking(move || {
+            monitor.check();
+            monitor
+        })
+        .await;
+        match monitor.map(crate::db::lag::Monitor::spawn) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("starting the replica lag monitor: {e}"),
+            Err(e) => tracing::error!("starting the replica lag monitor: {e}"),
+        }
     }
     match Dispatcher::start(pools, settings.timeout, metrics.db.clone()) {
         Ok(dispatcher) => {
@@ -202,6 +219,29 @@ async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
     }
 }
 
+/// The replicas' gauges: each one's lag, and how many are skipped and why.
+fn scrape_replicas(pools: &ReadPools, m: &Metrics) {
+    let states = pools.replica_states();
+    if states.is_empty() {
+        return;
+    }
+    let (mut lagging, mut down) = (0, 0);
+    for replica in &states {
+        match replica.state {
+            ReplicaState::InUse => {}
+            ReplicaState::Lagging => lagging += 1,
+            ReplicaState::Down => down += 1,
+        }
+        m.db.replica_lag
+            .with_label_values(&[replica.name.as_str()])
+            .set(replica.lag.map_or(-1.0, |lag| lag.as_secs_f64()));
+    }
+    m.db.replica_skipped
+        .with_label_values(&["lag"])
+        .set(lagging);
+    m.db.replica_skipped.with_label_values(&["down"]).set(down);
+}
+
 async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
     let (Some(settings), Some(anchors), Some(metrics)) = (
         rocket.state::<Settings>().cloned(),
@@ -224,11 +264,22 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
             }
         });
     }
+    // What was read from a replica now skipped may be older than what the
+    // primary, which its reads go to now, has: forget it.
+    if let Some(dispatcher) = rocket.state::<Dispatcher>() {
+        let cache = Arc::downgrade(&cache);
+        dispatcher.pools().lags().on_skip(move || {
+            if let Some(cache) = cache.upgrade() {
+                cache.clear();
+            }
+        });
+    }
     if settings.catalog_poll_ms > 0 {
-        // The databases reads come from: the replicas, or the primary.
+        // The databases reads come from: the replicas, and the primary that
+        // serves their reads while they are skipped.
         let urls = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
             Ok(pool) if pool.replica_urls.is_empty() || pool.naive => vec![pool.url],
-            Ok(pool) => pool.replica_urls,
+            Ok(pool) => pool.replica_urls.into_iter().chain([pool.url]).collect(),
             Err(e) => {
                 tracing::error!("database configuration: {e}");
                 return Err(rocket);

@@ -2,7 +2,8 @@
 //! `.env` (through dotenvy). Every variable is listed in the README.
 //!
 //! - `DATABASE_URL` (required), `DATABASE_POOL_SIZE`, `DATABASE_TIMEOUT`,
-//!   `DATABASE_STATEMENT_TIMEOUT_MS`, `DATABASE_MIN_IDLE`
+//!   `DATABASE_STATEMENT_TIMEOUT_MS`, `DATABASE_MIN_IDLE`,
+//!   `DATABASE_REPLICA_URLS`, `DATABASE_REPLICA_MAX_LAG`
 //! - `ROCKET_ADDRESS`, `ROCKET_PORT` (default 3000) and Rocket's other `ROCKET_*`
 //! - `ATELIER_CAMPUS` (default `hr-lax`) and the other [`Settings`], among
 //!   them `ATELIER_LOG` and `ATELIER_LOG_FORMAT`
@@ -183,13 +184,14 @@ pub fn split_urls(urls: &str) -> Vec<String> {
 }
 
 /// The pool settings that can come from `DATABASE_<NAME>` variables.
-const DATABASE_VARIABLES: [&str; 6] = [
+const DATABASE_VARIABLES: [&str; 7] = [
     "pool_size",
     "timeout",
     "statement_timeout_ms",
     "min_idle",
     "naive",
     "replica_urls",
+    "replica_max_lag",
 ];
 
 /// The full configuration for a service on `database_url`, with overrides from

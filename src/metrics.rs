@@ -12,8 +12,8 @@
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use rocket::http::{ContentType, Status};
 use rocket::{Orbit, Rocket, Route};
@@ -100,6 +100,13 @@ pub struct DbMetrics {
     pub connections: IntGaugeVec,
     pub up: IntGauge,
     pub outages: IntGauge,
+    /// Each replica's lag behind the primary, by name; -1 while unknown.
+    pub replica_lag: GaugeVec,
+    /// Replicas skipped now, by reason: `lag` or `down`.
+    pub replica_skipped: IntGaugeVec,
+    /// Reads sent to the primary because the replicas were skipped, by
+    /// reason: `lag` (at least one was behind) or `down`.
+    pub fallback_reads: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -124,6 +131,12 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let metric =
         IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| invalid(name, &e));
+    register(registry, name, metric.clone());
+    metric
+}
+
+fn float_gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let metric = GaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| invalid(name, &e));
     register(registry, name, metric.clone());
     metric
 }
@@ -271,6 +284,26 @@ impl DbMetrics {
                 r,
                 "atelier_db_outages",
                 "Times a database (the primary or a replica) was found unreachable since start-up.",
+            ),
+            replica_lag: float_gauge_vec(
+                r,
+                "atelier_db_replica_lag_seconds",
+                "How far each read replica is behind the primary, in seconds; -1 while that \
+                 cannot be told.",
+                &["replica"],
+            ),
+            replica_skipped: gauge_vec(
+                r,
+                "atelier_db_replica_skipped",
+                "Read replicas skipped now, by reason: lag (behind, not streaming) or down.",
+                &["reason"],
+            ),
+            fallback_reads: counter_vec(
+                r,
+                "atelier_db_fallback_reads_total",
+                "Reads sent to the primary because every replica was skipped, by reason: lag \
+                 (at least one was behind) or down.",
+                &["reason"],
             ),
         }
     }

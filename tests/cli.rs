@@ -251,6 +251,29 @@ fn database_variables_reach_the_pool() {
     );
 }
 
+#[test]
+fn a_replica_lag_bound_that_is_not_seconds_stops_start_up() {
+    let db = TestDb::migrated();
+    for (value, said) in [("-1", "got -1"), ("soon", "got \"soon\"")] {
+        let output = atelier()
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("DATABASE_REPLICA_URLS", &db.url)
+            .env("DATABASE_REPLICA_MAX_LAG", value)
+            .env("ROCKET_PORT", "0")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let log = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            log.contains(&format!(
+                "DATABASE_REPLICA_MAX_LAG must be a number of seconds >= 0, {said}"
+            )),
+            "{log}"
+        );
+    }
+}
+
 /// A database loaded straight into the six tables has no stored answers;
 /// `atelier answers refresh` stores the bytes the rows give, for the
 /// products asked for, then for the missing ones, and fails clearly when

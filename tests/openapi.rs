@@ -569,6 +569,43 @@ async fn an_unreachable_database_matches_the_document() {
     assert_no_failures(&failures);
 }
 
+/// `/ready` with a replica, as the document describes it: the replica by
+/// name (no credentials), down, its lag unknown, while the primary serves.
+#[rocket::async_test]
+async fn ready_with_a_replica_that_cannot_be_reached_matches_the_document() {
+    let db = TestDb::with_fixtures();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let replica = format!("postgres://atelier:secret@127.0.0.1:{port}/{}", db.name);
+    let client = common::client_with(
+        &db.url,
+        &[("databases.atelier.replica_urls", json!(replica))],
+    )
+    .await;
+    let contract = Contract::fetch(&client).await;
+    let mut failures = Vec::new();
+    let checked = contract
+        .check(
+            &client,
+            Expect::get("/ready", Some("/ready"), Status::Ok),
+            &mut failures,
+        )
+        .await;
+    assert_no_failures(&failures);
+    assert_eq!(
+        checked.body,
+        Some(json!({
+            "status": "ready",
+            "replicas": [
+                {"name": format!("127.0.0.1:{port}/{}", db.name), "state": "down", "lag_seconds": null}
+            ]
+        }))
+    );
+}
+
 #[rocket::async_test]
 async fn the_document_is_served_as_openapi_3_0_json() {
     let db = TestDb::migrated();

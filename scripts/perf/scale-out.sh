@@ -19,7 +19,10 @@
 # error count and status codes, and charts beside it (scripts/perf/charts.py):
 # each step's latency percentiles and answers per second over time, with what
 # was done to the system (kill, restart, import phases, outage) marked on the
-# time axis, and latency histograms.
+# time axis, and latency histograms; and, for the instances that read the
+# replica, the most replica lag each saw and how many reads it sent to the
+# primary because the replica was skipped for lag (/metrics, scraped every
+# 0.5 s during the step).
 #
 #   scripts/perf/scale-out.sh     RATE=2000 STEP=20s COLD_RATE=5000 to change
 set -euo pipefail
@@ -144,10 +147,54 @@ print(f"{s['requestsPerSec']:.0f} {ms(l['p50']):.2f} {ms(l['p99']):.2f} {total} 
 PY
 }
 open_load() { # name duration list-file
-  oha_recorded "$1" -c 256 -q "$RATE" --latency-correction -z "$2" --urls-from-file "$3"
+  with_scrape "$1" oha_recorded "$1" -c 256 -q "$RATE" --latency-correction -z "$2" --urls-from-file "$3"
 }
 closed_load() { # name duration list-file
-  oha_recorded "$1" -c 64 -z "$2" --urls-from-file "$3"
+  with_scrape "$1" oha_recorded "$1" -c 64 -z "$2" --urls-from-file "$3"
+}
+# scrape_once NAME: each instance's replica lag and reads sent to the
+# primary for lag, as "instance metric value" lines appended to
+# $LOGDIR/NAME-replicas.txt.
+scrape_once() {
+  local n
+  for n in 1 2 3; do
+    curl -s --max-time 1 "http://127.0.0.1:$(port_of "$n")/metrics" 2>/dev/null |
+      awk -v n="$n" '/^atelier_db_replica_lag_seconds\{/ {print n, "lag", $NF}
+                     /^atelier_db_fallback_reads_total\{reason="lag"\}/ {print n, "fallback", $NF}'
+  done >> "$LOGDIR/$1-replicas.txt"
+}
+# with_scrape NAME COMMAND...: runs COMMAND while scraping every 0.5 s.
+with_scrape() {
+  local name=$1 scraper
+  shift
+  : > "$LOGDIR/$name-replicas.txt"
+  (while :; do scrape_once "$name"; sleep 0.5; done) &
+  scraper=$!
+  "$@"
+  kill "$scraper" 2>/dev/null || true
+  wait "$scraper" 2>/dev/null || true
+  scrape_once "$name"
+}
+# Prints, per instance that reads a replica, the most lag it saw and the
+# reads it sent to the primary for lag (a restarted instance's counter
+# starts again from 0, which counts as such).
+replica_summary() {
+  python3 - "$1" <<'PY'
+import collections, sys
+lag, last, sent = {}, {}, collections.Counter()
+for line in open(sys.argv[1]):
+    n, metric, value = line.split()
+    value = float(value)
+    if metric == "lag":
+        lag[n] = max(lag.get(n, -1.0), value)
+    else:
+        if n in last:
+            sent[n] += value - last[n] if value >= last[n] else value
+        last[n] = value
+print("; ".join(
+    f"{n}: lag max {'unknown' if lag.get(n, -1) < 0 else f'{lag[n]:.2f} s'}, {int(sent[n])} to the primary"
+    for n in sorted(set(lag) | set(last))) or "no replica")
+PY
 }
 per_instance() {
   python3 - "$NGX/access.log" <<'PY'
@@ -162,10 +209,12 @@ print(" ".join(f"{'nginx cache' if p == '-' else p}:{c}" for p, c in sorted(coun
 PY
 }
 rows=()
-row() { # step name json extra
+row() { # step name extra
+  local replicas
   read -r rps p50 p99 total errors codes < <(summary "$LOGDIR/$2.json")
-  rows+=("| $1 | $rps | $p50 | $p99 | $total | $errors | $codes | $3 |")
-  echo "    $1: $rps RPS, p50 $p50 ms, p99 $p99 ms, $errors errors of $total ($codes) $3"
+  replicas=$(replica_summary "$LOGDIR/$2-replicas.txt")
+  rows+=("| $1 | $rps | $p50 | $p99 | $total | $errors | $codes | $replicas | $3 |")
+  echo "    $1: $rps RPS, p50 $p50 ms, p99 $p99 ms, $errors errors of $total ($codes); replica: $replicas $3"
 }
 seconds() { echo "${1%s}"; }
 
@@ -226,11 +275,10 @@ echo "==> (d) the replica stopped mid-run"
 open_load d-replica "$STEP" "$MIXED" &
 LOAD=$!
 sleep $(( $(seconds "$STEP") / 3 ))
-as_root pg_ctlcluster "$VERSION" replica stop -m fast
+replica_stop
 record_event d-replica "replica stopped"
 wait "$LOAD"
 row "(d) replica stopped" d-replica ""
-as_root pg_ctlcluster "$VERSION" replica start
 ensure_replica >/dev/null
 
 echo "==> (e) an import on the primary mid-run"
@@ -347,13 +395,16 @@ chart_timeline g-prewarm-command "(g) cold start, atelier prewarm run at once"
   echo "the replica, 3 the primary; nginx $(nginx -v 2>&1 | sed 's#.*/##') with deploy/nginx (least_conn,"
   echo "cache, retries on error/timeout/502/503); oha on the same machine, open model at $RATE/s"
   echo "with latency correction unless said otherwise; steps of $STEP; uniform random ids over the"
-  echo "three endpoints. Errors are answers other than 2xx/3xx, and failed requests."
+  echo "three endpoints. Errors are answers other than 2xx/3xx, and failed requests. The replica"
+  echo "column: for each instance that reads the replica (1 and 2), the most lag behind the primary"
+  echo "it saw (atelier_db_replica_lag_seconds) and the reads it sent to the primary because the"
+  echo "replica was skipped for lag (atelier_db_fallback_reads_total{reason=\"lag\"}), scraped every 0.5 s."
   echo
   echo "On two cores the instances, PostgreSQL, nginx and oha share the same CPUs: more"
   echo "instances add no throughput here, they show the balancing and the failover."
   echo
-  echo "| step | RPS | p50 ms | p99 ms | requests | errors | status codes | notes |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| step | RPS | p50 ms | p99 ms | requests | errors | status codes | replica: lag, reads to the primary | notes |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
   echo "(g) cold start: PostgreSQL restarted (the kernel's page cache $DROPPED) under"

@@ -130,6 +130,7 @@ pub async fn attach(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
         // Opened on the first write: most instances never take one.
         min_idle: Some(0),
         replica_urls: Vec::new(),
+        replica_max_lag: None,
         naive: false,
     };
     tracing::info!(

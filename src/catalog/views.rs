@@ -1,6 +1,7 @@
 //! Response types: the JSON of the Atelier contract (`shared/API.md`), field
 //! for field and in the contract's order, built `From` the row models; and
-//! the admin API's, which are the public ones with the ids an admin needs.
+//! the admin API's, which are the public ones with the ids an admin needs;
+//! and `/ready`'s.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::ser::{SerializeMap, Serializer};
@@ -8,6 +9,7 @@ use serde::Serialize;
 
 use crate::catalog::models::{Feature, Photo, Product, Sku};
 use crate::catalog::models::{ProductWithFeatures, StyleWithChildren};
+use crate::db::replicas::{ReplicaState, ReplicaStatus};
 
 /// A whole-unit price, written as a string with exactly two decimals ("140.00").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +257,50 @@ impl From<Sku> for AdminSkuView {
             sku_id: row.id,
             quantity: row.quantity,
             size: row.size,
+        }
+    }
+}
+
+/// The answer of `GET /ready`: ready, and what each read replica is to reads.
+#[derive(Debug, Serialize)]
+pub struct ReadyView {
+    pub status: &'static str,
+    pub replicas: Vec<ReplicaView>,
+}
+
+impl ReadyView {
+    /// Ready, with `replicas` as the read pools see them.
+    pub fn new(replicas: Vec<ReplicaStatus>) -> Self {
+        ReadyView {
+            status: "ready",
+            replicas: replicas.into_iter().map(ReplicaView::from).collect(),
+        }
+    }
+}
+
+/// One read replica in `GET /ready`.
+#[derive(Debug, Serialize)]
+pub struct ReplicaView {
+    /// `host:port/database`, never credentials.
+    pub name: String,
+    /// `in_use`, `lagging` (skipped: behind the primary) or `down`.
+    pub state: &'static str,
+    /// Seconds behind the primary, to the millisecond; null while unknown.
+    pub lag_seconds: Option<f64>,
+}
+
+impl From<ReplicaStatus> for ReplicaView {
+    fn from(status: ReplicaStatus) -> Self {
+        ReplicaView {
+            name: status.name,
+            state: match status.state {
+                ReplicaState::InUse => "in_use",
+                ReplicaState::Lagging => "lagging",
+                ReplicaState::Down => "down",
+            },
+            lag_seconds: status
+                .lag
+                .map(|lag| (lag.as_secs_f64() * 1000.0).round() / 1000.0),
         }
     }
 }

@@ -475,6 +475,11 @@ impl Dispatcher {
         }
     }
 
+    /// The pools reads come from.
+    pub fn pools(&self) -> &Arc<ReadPools> {
+        &self.shared.pools
+    }
+
     /// What a scrape reads: the work waiting, and the pool's connections.
     /// Held weakly, so the metrics do not keep the threads alive.
     pub fn stats(&self) -> DispatcherStats {
@@ -692,6 +697,7 @@ mod tests {
             min_idle: Some(0),
             naive: false,
             replica_urls: Vec::new(),
+            replica_max_lag: None,
         };
         let metrics = crate::metrics::Metrics::new().db;
         Dispatcher::start(

@@ -6,6 +6,7 @@
 pub mod availability;
 pub mod dispatch;
 pub mod error;
+pub mod lag;
 pub mod locks;
 pub mod migrations;
 pub mod naive;

@@ -224,7 +224,17 @@ pub struct PoolSettings {
     /// Read replicas (`DATABASE_REPLICA_URLS`, comma-separated): the direct
     /// path reads from them, and from `url` only when none answers.
     pub replica_urls: Vec<String>,
+    /// How far behind the primary a replica may be and still be read
+    /// (`DATABASE_REPLICA_MAX_LAG`, seconds; default
+    /// [`DEFAULT_REPLICA_MAX_LAG`]; 0: never skipped for lag).
+    pub replica_max_lag: Option<Duration>,
 }
+
+/// How far behind the primary a replica may be, unless
+/// `DATABASE_REPLICA_MAX_LAG` says otherwise: a few seconds, far above the
+/// milliseconds a streaming replica normally lags, far below the minutes of
+/// one that has lost its place.
+pub const DEFAULT_REPLICA_MAX_LAG: Duration = Duration::from_secs(5);
 
 impl PoolSettings {
     /// Reads the settings of the pool named `db_name`.
@@ -240,6 +250,30 @@ impl PoolSettings {
             Ok(ms) => Some(Duration::from_millis(ms)),
             Err(_) => Some(timeout),
         };
+        let replica_max_lag = match figment.find_value("replica_max_lag") {
+            Err(_) => Some(DEFAULT_REPLICA_MAX_LAG),
+            Ok(value) => {
+                let invalid = |got: String| {
+                    Box::new(rocket::figment::Error::from(format!(
+                        "DATABASE_REPLICA_MAX_LAG must be a number of seconds >= 0, got {got}"
+                    )))
+                };
+                match value.deserialize::<f64>() {
+                    Ok(0.0) => None,
+                    Ok(seconds) => Some(
+                        Duration::try_from_secs_f64(seconds)
+                            .map_err(|_| invalid(seconds.to_string()))?,
+                    ),
+                    Err(_) => {
+                        return Err(invalid(
+                            value
+                                .as_str()
+                                .map_or_else(|| format!("{value:?}"), |s| format!("{s:?}")),
+                        ))
+                    }
+                }
+            }
+        };
         Ok(PoolSettings {
             url: config.url,
             size: config.pool_size,
@@ -251,6 +285,7 @@ impl PoolSettings {
                 .extract_inner::<String>("replica_urls")
                 .map(|urls| crate::config::split_urls(&urls))
                 .unwrap_or_default(),
+            replica_max_lag,
         })
     }
 }

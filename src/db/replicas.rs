@@ -12,6 +12,12 @@
 //! Each pool has its own [`Availability`]: a replica that cannot be reached
 //! is skipped until its probe connects again, and reads answer 503 at once
 //! only while no database they could come from is reachable.
+//!
+//! A replica too far behind the primary (`DATABASE_REPLICA_MAX_LAG`, judged
+//! by `lag`) is skipped the same way until it catches up, and its reads go
+//! to the primary. While the primary is known to be down, a replica skipped
+//! for lag is still read: an answer a little old beats none, as with the
+//! response cache's stale answers.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +27,7 @@ use diesel::r2d2::{self, PooledConnection};
 
 use crate::db::availability::Availability;
 use crate::db::error::DbError;
+use crate::db::lag::{replica_name, Lags, Monitor, ReplicaLag};
 use crate::db::pool::{build_pool, DbManager, PoolSettings, StatementCounter};
 use crate::metrics::DbMetrics;
 
@@ -58,8 +65,37 @@ pub struct ReadPools {
     primary: r2d2::Pool<DbManager>,
     primary_availability: Availability,
     replicas: Vec<Replica>,
+    /// Each replica's lag and whether it is skipped for it, in the order of
+    /// `replicas`.
+    lags: Arc<Lags>,
+    /// Reads sent to the primary because every replica was skipped: for lag
+    /// (at least one was), or because all were down.
+    fallback_lag: prometheus::IntCounter,
+    fallback_down: prometheus::IntCounter,
     next: AtomicUsize,
     started: Instant,
+}
+
+/// What a replica is to reads right now, as `/ready` and the metrics show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaState {
+    /// Read in turn with the others.
+    InUse,
+    /// Skipped: too far behind the primary, not streaming, or its lag
+    /// cannot be told.
+    Lagging,
+    /// Skipped: it cannot be reached, or dropped a connection.
+    Down,
+}
+
+/// One replica as `/ready` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaStatus {
+    /// `host:port/database`.
+    pub name: String,
+    pub state: ReplicaState,
+    /// How far behind the primary it is; `None` while that cannot be told.
+    pub lag: Option<Duration>,
 }
 
 impl ReadPools {
@@ -93,6 +129,18 @@ impl ReadPools {
                 }
             })
             .collect();
+        let mut names: Vec<String> = Vec::new();
+        for url in &settings.replica_urls {
+            let name = replica_name(url);
+            // Two entries for one server would share their metrics.
+            let name = if names.contains(&name) {
+                format!("{name}#{}", names.len() + 1)
+            } else {
+                name
+            };
+            names.push(name);
+        }
+        let lags = Lags::new(names.into_iter().map(ReplicaLag::new).collect());
         let primary_settings = if replicas.is_empty() {
             settings.clone()
         } else {
@@ -105,6 +153,9 @@ impl ReadPools {
             primary: build_pool(&primary_settings, statements, primary.clone()),
             primary_availability: primary,
             replicas,
+            lags,
+            fallback_lag: metrics.fallback_reads.with_label_values(&["lag"]),
+            fallback_down: metrics.fallback_reads.with_label_values(&["down"]),
             next: AtomicUsize::new(0),
             started: Instant::now(),
         })
@@ -144,38 +195,26 @@ impl ReadPools {
             })
     }
 
-    /// A connection to the next replica that is up, or to the primary; 503
-    /// when not even the primary gives one within `timeout`, or as soon as
-    /// every database is known to be unreachable.
+    /// A connection to the next replica that is up and keeps up, or to the
+    /// primary; 503 when not even the primary gives one within `timeout`, or
+    /// as soon as every database is known to be unreachable.
     pub fn checkout(
         &self,
         timeout: Duration,
         metrics: &DbMetrics,
     ) -> Result<(PooledConnection<DbManager>, Source), DbError> {
         let deadline = Instant::now() + timeout;
-        let count = self.replicas.len();
-        if count > 0 {
-            let first = self.next.fetch_add(1, Ordering::Relaxed);
-            for k in 0..count {
-                let index = (first + k) % count;
-                let replica = &self.replicas[index];
-                if !self.worth_trying(replica) {
-                    continue;
-                }
-                match replica.pool.get_timeout(REPLICA_CHECKOUT.min(timeout)) {
-                    Ok(conn) => {
-                        replica.down_until_ms.store(0, Ordering::Relaxed);
-                        return Ok((conn, Source::Replica(index)));
-                    }
-                    Err(e) => {
-                        tracing::warn!("replica {index} is unreachable, reading elsewhere: {e}");
-                        self.mark_down(Source::Replica(index));
-                    }
-                }
-            }
+        let mut lagging = false;
+        if let Some(found) = self.replica_connection(timeout, false, &mut lagging) {
+            return Ok(found);
         }
         loop {
             if self.primary_availability.is_down() {
+                if lagging {
+                    if let Some(found) = self.replica_connection(timeout, true, &mut lagging) {
+                        return Ok(found);
+                    }
+                }
                 return Err(DbError::Unavailable);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -184,9 +223,104 @@ impl ReadPools {
                 return Err(DbError::Unavailable);
             }
             if let Ok(conn) = self.primary.get_timeout(left.min(CHECKOUT_SLICE)) {
+                if !self.replicas.is_empty() {
+                    if lagging {
+                        self.fallback_lag.inc();
+                    } else {
+                        self.fallback_down.inc();
+                    }
+                }
                 return Ok((conn, Source::Primary));
             }
         }
+    }
+
+    /// A connection to the next replica worth trying, skipping those behind
+    /// unless `even_lagging` (then noting in `lagging` that one was).
+    fn replica_connection(
+        &self,
+        timeout: Duration,
+        even_lagging: bool,
+        lagging: &mut bool,
+    ) -> Option<(PooledConnection<DbManager>, Source)> {
+        let count = self.replicas.len();
+        if count == 0 {
+            return None;
+        }
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        for k in 0..count {
+            let index = (first + k) % count;
+            let replica = &self.replicas[index];
+            if !self.worth_trying(replica) {
+                continue;
+            }
+            if !even_lagging && self.lags.get(index).is_some_and(ReplicaLag::skipped) {
+                *lagging = true;
+                continue;
+            }
+            match replica.pool.get_timeout(REPLICA_CHECKOUT.min(timeout)) {
+                Ok(conn) => {
+                    replica.down_until_ms.store(0, Ordering::Relaxed);
+                    return Some((conn, Source::Replica(index)));
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "replica {} is unreachable, reading elsewhere: {e}",
+                        self.name(index)
+                    );
+                    self.mark_down(Source::Replica(index));
+                }
+            }
+        }
+        None
+    }
+
+    fn name(&self, index: usize) -> &str {
+        self.lags.get(index).map_or("?", ReplicaLag::name)
+    }
+
+    /// Every replica: its name, whether reads use it, and its lag.
+    pub fn replica_states(&self) -> Vec<ReplicaStatus> {
+        self.replicas
+            .iter()
+            .zip(self.lags.all())
+            .map(|(replica, lag)| ReplicaStatus {
+                name: lag.name().to_string(),
+                state: if !self.worth_trying(replica) {
+                    ReplicaState::Down
+                } else if lag.skipped() {
+                    ReplicaState::Lagging
+                } else {
+                    ReplicaState::InUse
+                },
+                lag: lag.lag(),
+            })
+            .collect()
+    }
+
+    /// The replicas' lags, for whoever needs to know when one is skipped.
+    pub fn lags(&self) -> &Arc<Lags> {
+        &self.lags
+    }
+
+    /// The monitor that judges the replicas' lag against the primary of
+    /// `settings` (`None` without replicas); started by the caller.
+    pub fn lag_monitor(&self, settings: &PoolSettings) -> Option<Monitor> {
+        if self.replicas.is_empty() {
+            return None;
+        }
+        Some(Monitor::new(
+            &self.lags,
+            settings.replica_max_lag,
+            &settings.url,
+            self.primary_availability.clone(),
+            settings
+                .replica_urls
+                .iter()
+                .cloned()
+                .zip(self.replicas.iter().map(|r| r.availability.clone()))
+                .collect(),
+        ))
     }
 
     /// Skips `source` for [`DOWN_FOR`] (nothing for the primary, which is

@@ -13,6 +13,7 @@ use crate::catalog::queries::Page;
 use crate::config::Settings;
 use crate::db::dispatch::{Dispatcher, Kind, LookupResult};
 use crate::db::naive;
+use crate::db::replicas::ReplicaStatus;
 use crate::http::cache::{page_key, product_key, CachedResponse, ProductAnswer, ResponseCache};
 use crate::http::compression;
 use crate::http::error::{ApiError, JsonBody};
@@ -102,6 +103,15 @@ impl Api<'_> {
         match self.database {
             Database::Direct(dispatcher) => dispatcher.lookup(kind, id).await,
             Database::Naive(rocket) => naive::lookup(rocket, kind, id).await,
+        }
+    }
+
+    /// Every read replica: its name, whether reads use it, its lag (none on
+    /// the naive path, which reads only the primary).
+    pub fn replicas(&self) -> Vec<ReplicaStatus> {
+        match self.database {
+            Database::Direct(dispatcher) => dispatcher.pools().replica_states(),
+            Database::Naive(_) => Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ use rocket::http::{ContentType, Status};
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route, State};
 
 use crate::catalog::queries::{self, Page};
+use crate::catalog::views::ReadyView;
 use crate::catalog::views::{ProductDetailView, ProductView};
 use crate::http::api::Api;
 use crate::http::cache::{CachedResponse, ProductAnswer};
@@ -172,8 +173,10 @@ pub fn health() -> JsonBody {
 const READY_TIMEOUT: Duration = Duration::from_millis(900);
 
 /// `GET /ready`: 200 while the service can read its catalog (one row of
-/// `product`, through the pool like any request), 503 otherwise: at once
-/// while the database is known to be down, else after [`READY_TIMEOUT`].
+/// `product`, through the pool like any request: from a replica, or from
+/// the primary while every replica is skipped), with what each replica is
+/// to reads; 503 otherwise: at once while the database is known to be down,
+/// else after [`READY_TIMEOUT`].
 #[get("/ready")]
 pub async fn ready(api: Api<'_>) -> Result<JsonBody, ApiError> {
     let read = api.read(|c| {
@@ -181,7 +184,7 @@ pub async fn ready(api: Api<'_>) -> Result<JsonBody, ApiError> {
         diesel::sql_query("SELECT 1 FROM product LIMIT 1").execute(c)
     });
     match rocket::tokio::time::timeout(READY_TIMEOUT, read).await {
-        Ok(Ok(_)) => Ok(JsonBody(br#"{"status":"ready"}"#.to_vec())),
+        Ok(Ok(_)) => JsonBody::of(&ReadyView::new(api.replicas())),
         // A catalog that cannot be read (a missing table, say) is a reason
         // not to send traffic here, not an error of this request.
         Ok(Err(ApiError::Internal(detail))) => {
