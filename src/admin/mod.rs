@@ -274,10 +274,6 @@ impl<'r> Responder<'r, 'static> for AdminAnswer {
     }
 }
 
-fn photo_views(photos: Vec<crate::catalog::models::Photo>) -> Vec<AdminPhotoView> {
-    photos.into_iter().map(AdminPhotoView::from).collect()
-}
-
 /// `PATCH /admin/styles/:style_id`: `{"name", "original_price",
 /// "sale_price", "default?"}`, any of them; answers the style as
 /// `/products/:id/styles` lists it.
@@ -307,7 +303,7 @@ pub async fn style_photos(
     let photos = admin
         .read(move |conn| writes::style_photos(conn, id))
         .await?;
-    AdminAnswer::ok(&photo_views(photos))
+    AdminAnswer::ok(&AdminPhotoView::all(photos))
 }
 
 /// `POST /admin/styles/:style_id/photos`: `{"thumbnail_url", "url"}`;
@@ -347,7 +343,7 @@ pub async fn replace_photos(
     let photos = admin
         .write(move |conn, author| writes::replace_photos(conn, author, id, &list))
         .await?;
-    AdminAnswer::ok(&photo_views(photos))
+    AdminAnswer::ok(&AdminPhotoView::all(photos))
 }
 
 /// `DELETE /admin/photos/:photo_id`: answers the photos its style has left.
@@ -361,7 +357,7 @@ pub async fn remove_photo(
     let left = admin
         .write(move |conn, author| writes::remove_photo(conn, author, id))
         .await?;
-    AdminAnswer::ok(&photo_views(left))
+    AdminAnswer::ok(&AdminPhotoView::all(left))
 }
 
 /// `PATCH /admin/skus/:sku_id`: `{"quantity", "size"}`, either or both;

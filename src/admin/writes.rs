@@ -1,9 +1,10 @@
 //! The admin API's writes (and the one read it has, a style's photos with
 //! their ids), each write one transaction that changes the rows,
 //! stores the product's `/styles` answer again with the one renderer
-//! (`catalog::render_styles`, as `answers` does), records itself in
-//! `admin_audit` and announces the product (see `changes`); so all of it
-//! commits, or none.
+//! (`catalog::queries::render_styles`, as `answers` does) and records
+//! itself in `admin_audit`; so all of it commits, or none. The triggers on
+//! the rows it changes announce the product (see `catalog::changes`): every
+//! write that changes a row is announced once, by them.
 //!
 //! Two locks make this safe alongside everything else that writes:
 //! - the import's advisory lock ([`IMPORT_LOCK`]), taken shared and without
@@ -25,7 +26,6 @@ use diesel::sql_types::{BigInt, Integer};
 
 use super::input::{NewPhoto, PhotoList, SkuChange, StyleChange, MAX_PHOTOS_PER_STYLE};
 use crate::catalog::answers;
-use crate::catalog::changes;
 use crate::catalog::models::StyleWithChildren;
 use crate::catalog::models::{NewAuditEntry, Photo, Sku};
 use crate::catalog::queries::{find_product_styles, render_styles};
@@ -202,8 +202,8 @@ pub fn replace_photos(
                 resource_id: style_id,
                 product_id,
                 change: json(list)?,
-                before: Some(json(&photo_views(&before))?),
-                after: Some(json(&photo_views(&after))?),
+                before: Some(json(&AdminPhotoView::all(before.iter().cloned()))?),
+                after: Some(json(&AdminPhotoView::all(after.iter().cloned()))?),
             },
         )?;
         Ok(Written {
@@ -413,10 +413,6 @@ fn photos_of(conn: &mut PgConnection, style_id: i32) -> QueryResult<Vec<Photo>> 
         .load(conn)
 }
 
-fn photo_views(photos: &[Photo]) -> Vec<AdminPhotoView> {
-    photos.iter().cloned().map(AdminPhotoView::from).collect()
-}
-
 #[derive(QueryableByName)]
 struct LastId {
     #[diesel(sql_type = BigInt)]
@@ -454,13 +450,11 @@ fn new_photo_ids(
     Ok(first..=last)
 }
 
-/// Records the write and announces its product, in the write's transaction.
+/// Records the write, in the write's transaction.
 fn record(conn: &mut PgConnection, entry: NewAuditEntry<'_>) -> Result<(), WriteError> {
-    let product_id = entry.product_id;
     diesel::insert_into(admin_audit::table)
         .values(&entry)
         .execute(conn)?;
-    changes::announce(conn, product_id)?;
     Ok(())
 }
 

@@ -3,22 +3,21 @@
 //!
 //! On a primary, the catalog watcher's connection `LISTEN`s on [`CHANNEL`]:
 //! the triggers on `styles`, `photos` and `skus` announce each product a
-//! change touches (hand edits included), and so does every admin write
-//! ([`announce`]); PostgreSQL delivers the announcements when the change
-//! commits. A replica delivers none (NOTIFY is not replicated), and an
+//! change touches, whoever makes it (admin writes, hand edits); PostgreSQL
+//! delivers the announcements when the change commits. A replica delivers none (NOTIFY is not replicated), and an
 //! announcement from the primary would come before the replica has the
 //! change. So an instance that reads a replica polls its own database's
 //! `admin_audit` instead ([`AuditCursor`]): it learns of a write once the
 //! rows it reads have it.
 //!
 //! Neither can miss a change for good: the watcher empties the whole cache
-//! whenever its connection had to be opened again (see `freshness`).
+//! whenever its connection had to be opened again (see `http::watcher`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable};
 
 use crate::config::ChangeFeed;
 
@@ -50,16 +49,6 @@ impl Change {
         }
         payload.parse().ok().map(Change::Product)
     }
-}
-
-/// Announces, when the current transaction commits, that product `id`
-/// changed. Statements: 1.
-pub fn announce(conn: &mut PgConnection, id: i32) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(CHANNEL)
-        .bind::<Text, _>(id.to_string())
-        .execute(conn)
-        .map(|_| ())
 }
 
 /// The served tables whose changes only the watcher's whole-cache check

@@ -232,6 +232,13 @@ pub struct AdminPhotoView {
     pub url: String,
 }
 
+impl AdminPhotoView {
+    /// The admin API's answer for a style's photos, in their order.
+    pub fn all(photos: impl IntoIterator<Item = Photo>) -> Vec<Self> {
+        photos.into_iter().map(AdminPhotoView::from).collect()
+    }
+}
+
 impl From<Photo> for AdminPhotoView {
     fn from(row: Photo) -> Self {
         AdminPhotoView {
