@@ -7,7 +7,8 @@ true as the code grows:
 - no circle: the graph of modules (one per file) has no cycle;
 - at most MAX_TOP_FILES files at the top of src/, the rest in folders;
 - no function longer than MAX_FUNCTION_LINES lines;
-- every `src/...` path named in README.md and docs/ exists.
+- every `src/...` path, and every `name.rs` in backticks, named in
+  README.md and docs/ exists.
 
 Run by scripts/test.sh; prints what is wrong and exits 1, or prints a
 one-line summary.
@@ -179,12 +180,27 @@ def main():
                 problems.append(f"{modules[module].relative_to(ROOT)}:{line}: fn {name} is {length} lines (at most {MAX_FUNCTION_LINES})")
 
     docs = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+    # A Rust file named in `backticks` without its folder must still be one
+    # (`writes.rs`), or be one under src/ or tests/ (`http/cache.rs`).
+    rust_files = set()
+    for base in (SRC, ROOT / "tests"):
+        for f in base.rglob("*.rs"):
+            rel = f.relative_to(base).parts
+            for k in range(len(rel)):
+                rust_files.add("/".join(rel[k:]))
     named = 0
     for doc in docs:
-        for path in sorted(set(re.findall(r"\bsrc/[A-Za-z0-9_/.-]*[A-Za-z0-9_]", doc.read_text()))):
+        text = doc.read_text()
+        for path in sorted(set(re.findall(r"\bsrc/[A-Za-z0-9_/.-]*[A-Za-z0-9_]", text))):
             named += 1
             if not (ROOT / path).exists():
                 problems.append(f"{doc.relative_to(ROOT)} names {path}, which does not exist")
+        for name in sorted(set(re.findall(r"`([A-Za-z0-9_/]+\.rs)`", text))):
+            if name.startswith("src/"):
+                continue
+            named += 1
+            if name not in rust_files and not (ROOT / name).exists():
+                problems.append(f"{doc.relative_to(ROOT)} names `{name}`, which is no file of src/ or tests/")
 
     if problems:
         print("\n".join(problems))

@@ -21,6 +21,8 @@ ensure_chart_tools
 echo "==> charts self-test"
 charts self-test
 
+echo "==> the layout of src/ (layers, no circle, docs name real files)"
+python3 scripts/check-layout.py
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

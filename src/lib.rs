@@ -2,7 +2,7 @@
 //! end, served from PostgreSQL by one Rocket binary.
 //!
 //! Layers, each importing only from those below it (checked by
-//! `scripts/check-layers.py`): `config` and `metrics`; `db`; `catalog`;
+//! `scripts/check-layout.py`): `config` and `metrics`; `db`; `catalog`;
 //! `import` and `generate`; `http`; `admin`; `app`.
 
 pub mod admin;

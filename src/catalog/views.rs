@@ -1,4 +1,4 @@
-//! Response types: the JSON of the Atelier contract (`shared/API.md`), field
+//! Response types: the JSON of the Atelier contract (`docs/openapi.yaml`), field
 //! for field and in the contract's order, built `From` the row models; and
 //! the admin API's, which are the public ones with the ids an admin needs;
 //! and `/ready`'s.

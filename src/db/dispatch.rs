@@ -13,7 +13,7 @@
 //! on one id is one fetch even with the response cache off.
 //!
 //! The dispatcher knows no kind: each is a `static` declared where its
-//! statement lives (the catalog's are at the end of `catalog`), told apart
+//! statement lives (the catalog's are at the end of `catalog::queries`), told apart
 //! by its address. Its lane is made on its first lookup; a new kind is one
 //! more `static`, and nothing here changes.
 //!

@@ -5,7 +5,7 @@
 //! Everything a request runs only reads, so after a database restart a read
 //! is run again on another connection rather than failed. The dead
 //! connection is not reused: it marked itself broken when its query failed
-//! (see `db`), and the pool discards it on return. A database that keeps
+//! (see `pool`), and the pool discards it on return. A database that keeps
 //! dropping connections cannot hold a request forever: after
 //! [`MAX_READ_ATTEMPTS`] the answer is 503, as it is when no connection can
 //! be had at all.

@@ -2,7 +2,7 @@
 //! load per key however many requests ask at once, each with a strong `ETag`
 //! (a hash of the body) so clients and proxies can revalidate with
 //! `If-None-Match` and get a 304. Emptied as soon as the catalog changes
-//! (see `freshness`), one product's answers dropped as soon as that product
+//! (see `http::watcher`), one product's answers dropped as soon as that product
 //! changes (see `changes`); fresh for the TTL, and after it still served,
 //! marked stale, while the database cannot answer. An answer of 1 KB or more
 //! is compressed for the clients that ask (see `compression`), once per
