@@ -18,6 +18,7 @@ use rocket::response::{self, Responder, Response};
 use serde::Serialize;
 
 use crate::db::error::DbError;
+use crate::http::limits::Refusal;
 
 /// The body of every error response: `{"error": "..."}`.
 #[derive(Debug, Serialize)]
@@ -104,6 +105,18 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::UriTooLong(limit) => ApiError::UriTooLong(limit),
+            Refusal::HeadersTooLarge(limit) => ApiError::HeadersTooLarge(limit),
+            Refusal::BodyTooLarge(limit) => ApiError::TooLarge(format!(
+                "the request body is larger than the {limit} bytes this service accepts"
+            )),
+        }
+    }
+}
+
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
         ApiError::from(DbError::from(error))
@@ -171,7 +184,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
         // database's state changes are logged once each (`availability`).
         if let ApiError::Internal(detail) = &self {
             tracing::error!(
-                request_id = crate::http::request_id::request_id(request),
+                request_id = crate::http::context::request_id(request),
                 method = %request.method(),
                 uri = %request.uri(),
                 "internal error: {detail}"

@@ -14,7 +14,17 @@ use rocket::http::Method;
 use rocket::Request;
 
 use crate::config::Settings;
-use crate::http::error::ApiError;
+
+/// The limit a request broke: answered 414, 431 or 413 (see `error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The target is longer than this many bytes.
+    UriTooLong(usize),
+    /// The headers are larger than this many bytes.
+    HeadersTooLarge(usize),
+    /// The declared body is larger than this many bytes.
+    BodyTooLarge(u64),
+}
 
 /// The limits of one application.
 #[derive(Debug, Clone, Copy)]
@@ -37,12 +47,12 @@ impl Limits {
         }
     }
 
-    /// The error `request` answers with if it is over a limit.
-    pub fn judge(&self, request: &Request<'_>) -> Option<ApiError> {
+    /// The limit `request` breaks, if any.
+    pub fn judge(&self, request: &Request<'_>) -> Option<Refusal> {
         let uri = request.uri();
         let target = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
         if target > self.max_url_bytes {
-            return Some(ApiError::UriTooLong(self.max_url_bytes));
+            return Some(Refusal::UriTooLong(self.max_url_bytes));
         }
         // As on the wire: "name: value\r\n".
         let headers: usize = request
@@ -51,7 +61,7 @@ impl Limits {
             .map(|h| h.name().len() + h.value().len() + 4)
             .sum();
         if headers > self.max_header_bytes {
-            return Some(ApiError::HeadersTooLarge(self.max_header_bytes));
+            return Some(Refusal::HeadersTooLarge(self.max_header_bytes));
         }
         // Only methods with a body are asked: GET bodies are never read.
         if !matches!(
@@ -63,10 +73,7 @@ impl Limits {
                 .get_one("Content-Length")
                 .and_then(|n| n.trim().parse::<u64>().ok());
             if declared.is_some_and(|n| n > self.max_body_bytes) {
-                return Some(ApiError::TooLarge(format!(
-                    "the request body is larger than the {} bytes this service accepts",
-                    self.max_body_bytes
-                )));
+                return Some(Refusal::BodyTooLarge(self.max_body_bytes));
             }
         }
         None

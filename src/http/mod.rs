@@ -6,11 +6,11 @@
 pub mod api;
 pub mod cache;
 pub mod compression;
+pub mod context;
 pub mod cors;
 pub mod error;
 pub mod limits;
 pub mod methods;
-pub mod request_id;
 pub mod routes;
 pub mod telemetry;
 pub mod watcher;

@@ -17,7 +17,7 @@ use std::time::Instant;
 use anyhow::Context;
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::uri::Origin;
-use rocket::http::{Header, Method};
+use rocket::http::Header;
 use rocket::response::Responder;
 use rocket::{uri, Data, Orbit, Request, Response, Rocket};
 use tracing::level_filters::LevelFilter;
@@ -28,9 +28,9 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Settings;
+use crate::http::context::{self, context, RequestContext};
 use crate::http::error::ApiError;
 use crate::http::limits::Limits;
-use crate::http::request_id::{self, request_id};
 use crate::metrics::Metrics;
 
 /// The target of the per-request lines, to filter them on their own
@@ -92,18 +92,6 @@ fn as_log_level(level: LevelFilter) -> log::LevelFilter {
     }
 }
 
-/// What the fairing keeps with a request.
-struct RequestContext {
-    started: Instant,
-    /// As it arrived: Rocket answers HEAD by running the GET route, and
-    /// says GET from then on.
-    method: Method,
-    rejected: Option<ApiError>,
-    /// The path it came for, when it was sent to [`refused_path`]: the log
-    /// line names that one.
-    refused_path: Option<String>,
-}
-
 /// Where a request over a size limit is sent instead of its own path: no
 /// route serves it, so no handler runs (nothing is looked up or written),
 /// and the not-found answer is replaced by the limit's error on the way out.
@@ -111,17 +99,6 @@ struct RequestContext {
 /// each request guard.
 fn refused_path() -> Origin<'static> {
     uri!("/.refused-over-a-size-limit")
-}
-
-fn context<'r>(request: &'r Request<'_>) -> &'r RequestContext {
-    // Set by the fairing on arrival; the fallback only serves an
-    // application built without it.
-    request.local_cache(|| RequestContext {
-        started: Instant::now(),
-        method: request.method(),
-        rejected: None,
-        refused_path: None,
-    })
 }
 
 /// The request fairing (see the module's documentation).
@@ -153,7 +130,7 @@ impl Fairing for Requests {
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
         self.metrics.http.in_flight.inc();
         let started = Instant::now();
-        request_id::assign(request);
+        let id = context::id_for(request);
         let rejected = self.limits.judge(request);
         let method = request.method();
         let refused_path = rejected.as_ref().map(|_| {
@@ -164,6 +141,7 @@ impl Fairing for Requests {
         request.local_cache(|| RequestContext {
             started,
             method,
+            id,
             rejected,
             refused_path,
         });
@@ -171,12 +149,12 @@ impl Fairing for Requests {
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
         let context = context(request);
-        if let Some(error) = &context.rejected {
-            if let Ok(rejected) = error.clone().respond_to(request) {
+        if let Some(refusal) = &context.rejected {
+            if let Ok(rejected) = ApiError::from(*refusal).respond_to(request) {
                 *response = rejected;
             }
         }
-        response.set_header(Header::new("X-Request-Id", request_id(request).to_string()));
+        response.set_header(Header::new("X-Request-Id", context.id.clone()));
         // No admin answer may be kept by a cache, errors included: a 404
         // kept by nginx would be served to whoever asks next.
         let path = context
@@ -199,7 +177,7 @@ impl Fairing for Requests {
             // Microseconds are all a reader needs of it.
             latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
             bytes = response.body().preset_size().unwrap_or(0),
-            request_id = %request_id(request),
+            request_id = %context.id,
             "request"
         );
     }

@@ -1,35 +1,65 @@
-//! Each request's id, sent back in `X-Request-Id` and written in its log
-//! line and in any error it logs: the client's own when it sent a sane one
-//! (so a front end can follow its request through), else one made here.
-//! Kept apart from the request fairing (`telemetry`) that assigns it, so
-//! the error type below that fairing can name the request too.
+//! What the request fairing (`telemetry`) keeps with each request, in one
+//! entry of the request's local cache: when it arrived, its method, its id
+//! and the size limit it broke, if any. The id is sent back in
+//! `X-Request-Id` and written in the request's log line and in any error it
+//! logs: the client's own when it sent a sane one (so a front end can follow
+//! its request through), else one made here. Kept apart from the fairing so
+//! the error type, which the fairing uses, can name the request too.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::time::Instant;
 
+use rocket::http::Method;
 use rocket::Request;
+
+use crate::http::limits::Refusal;
 
 /// The longest request id taken from a client.
 const MAX_REQUEST_ID: usize = 128;
 
-/// A request's id, kept with the request.
-struct RequestId(String);
-
-/// Gives the request its id: the client's `X-Request-Id` if it is sane,
-/// else a new one. Called by the request fairing on arrival.
-pub fn assign(request: &Request<'_>) {
-    let id = match request.headers().get_one("X-Request-Id") {
-        Some(id) if is_sane_request_id(id) => id.to_string(),
-        _ => new_request_id(),
-    };
-    request.local_cache(|| RequestId(id));
+/// What the request fairing keeps with a request.
+pub struct RequestContext {
+    /// When the fairing saw it arrive.
+    pub started: Instant,
+    /// As it arrived: Rocket answers HEAD by running the GET route, and
+    /// says GET from then on.
+    pub method: Method,
+    /// Its id (see the module's documentation).
+    pub id: String,
+    /// The size limit it broke, if any.
+    pub rejected: Option<Refusal>,
+    /// The path it came for, when it was refused and sent elsewhere: the log
+    /// line names that one.
+    pub refused_path: Option<String>,
 }
 
-/// The request's id; a new one for a request that arrived without the
-/// fairing (an application built without it).
+/// The id for a request: the client's `X-Request-Id` if it is sane, else a
+/// new one.
+pub fn id_for(request: &Request<'_>) -> String {
+    match request.headers().get_one("X-Request-Id") {
+        Some(id) if is_sane_request_id(id) => id.to_string(),
+        _ => new_request_id(),
+    }
+}
+
+/// The request's context, as the fairing set it on arrival; for a request
+/// that arrived without the fairing (an application built without it), one
+/// made now.
+pub fn context<'r>(request: &'r Request<'_>) -> &'r RequestContext {
+    request.local_cache(|| RequestContext {
+        started: Instant::now(),
+        method: request.method(),
+        id: new_request_id(),
+        rejected: None,
+        refused_path: None,
+    })
+}
+
+/// The request's id.
 pub fn request_id<'r>(request: &'r Request<'_>) -> &'r str {
-    &request.local_cache(|| RequestId(new_request_id())).0
+    &context(request).id
 }
 
 /// An id no other request of this process has, and unlikely in another's:
