@@ -303,6 +303,19 @@ impl Output {
     }
 }
 
+/// Writes the held lines of one style's photos or skus, the first two
+/// swapped now and then, as some are in the real dump.
+fn write_held(rng: &mut Pcg64Mcg, held: &mut [Vec<u8>], output: &mut Output) -> io::Result<()> {
+    if held.len() >= 2 && chance(rng, rates::OUT_OF_ORDER_PERCENT) {
+        held.swap(0, 1);
+    }
+    for line in held.iter() {
+        output.row().extend_from_slice(line);
+        output.emit()?;
+    }
+    Ok(())
+}
+
 fn push_int(line: &mut Vec<u8>, n: impl itoa::Integer) {
     line.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
@@ -505,14 +518,7 @@ impl<'w> Dump<'w> {
             }
             self.held.push(line);
         }
-        if self.held.len() >= 2 && chance(rng, rates::OUT_OF_ORDER_PERCENT) {
-            self.held.swap(0, 1);
-        }
-        for line in &self.held {
-            self.photos.row().extend_from_slice(line);
-            self.photos.emit()?;
-        }
-        Ok(())
+        write_held(&mut self.rng, &mut self.held, &mut self.photos)
     }
 
     /// The skus of the style just written.
@@ -539,14 +545,7 @@ impl<'w> Dump<'w> {
             push_int(&mut line, rng.gen_range(0..60u32));
             self.held.push(line);
         }
-        if self.held.len() >= 2 && chance(rng, rates::OUT_OF_ORDER_PERCENT) {
-            self.held.swap(0, 1);
-        }
-        for line in &self.held {
-            self.skus.row().extend_from_slice(line);
-            self.skus.emit()?;
-        }
-        Ok(())
+        write_held(&mut self.rng, &mut self.held, &mut self.skus)
     }
 
     fn related(&mut self, product_id: u32) -> io::Result<()> {
