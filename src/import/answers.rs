@@ -4,7 +4,10 @@
 //! The answers are rendered by the service's own renderer (`answers`, the
 //! row path's loader and `views::StylesView` through serde), never by SQL:
 //! one contract, one renderer. Reader threads, each on a connection of its
-//! own, render id-ordered batches of products; one binary `COPY ... FREEZE`
+//! own, render id-ordered batches of products, each batch the next
+//! [`BATCH_PRODUCTS`] products that exist (however sparse their ids: a batch
+//! is bounded by ids read from the table, not by id arithmetic); one binary
+//! `COPY ... FREEZE`
 //! on the caller's side streams them into the table in id order, as the
 //! dump's tables are loaded.
 
@@ -14,7 +17,7 @@ use std::time::Instant;
 
 use diesel::pg::CopyFormat;
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Nullable};
+use diesel::sql_types::{BigInt, Integer};
 
 use super::tables::{COPY_HEADER, COPY_TRAILER};
 use super::ImportError;
@@ -23,36 +26,49 @@ use crate::catalog::schema::styles_answers;
 
 /// Products per batch: enough rows per statement that a round trip is
 /// small beside it, few enough that a batch's rows stay in memory briefly.
-const BATCH_IDS: i32 = 2_000;
+const BATCH_PRODUCTS: i64 = 2_000;
 
 /// Rendered batches a reader may have waiting for the writer.
 const READ_AHEAD: usize = 2;
 
 #[derive(QueryableByName)]
-struct IdRange {
-    #[diesel(sql_type = Nullable<Integer>)]
-    lo: Option<i32>,
-    #[diesel(sql_type = Nullable<Integer>)]
-    hi: Option<i32>,
+struct BatchStart {
+    #[diesel(sql_type = Integer)]
+    id: i32,
+}
+
+/// What rendering the answers did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderedAnswers {
+    /// Answers written.
+    pub rows: u64,
+    /// Batches they were rendered in (each 4 statements).
+    pub batches: usize,
 }
 
 /// Renders every product's answer in `schema` (whose tables are read and
 /// whose `styles_answers` is replaced) on `readers` connections, and writes
-/// them with one COPY. Returns the rows written.
+/// them with one COPY.
 pub fn render_styles_answers(
     database_url: &str,
     schema: &str,
     readers: usize,
-) -> Result<u64, ImportError> {
+) -> Result<RenderedAnswers, ImportError> {
     let started = Instant::now();
     let mut conn = PgConnection::establish(database_url)?;
     diesel::sql_query(format!("SET search_path = {schema}")).execute(&mut conn)?;
-    let range: IdRange = diesel::sql_query("SELECT min(id) AS lo, max(id) AS hi FROM product")
-        .get_result(&mut conn)?;
-    let batches = match (range.lo, range.hi) {
-        (Some(lo), Some(hi)) => batch_ranges(lo, hi, BATCH_IDS),
-        _ => Vec::new(),
-    };
+    // The first id of every BATCH_PRODUCTS-th product: one pass over the
+    // primary key's index.
+    let starts: Vec<i32> = diesel::sql_query(
+        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM product) t
+          WHERE n % $1 = 0 ORDER BY id",
+    )
+    .bind::<BigInt, _>(BATCH_PRODUCTS)
+    .load::<BatchStart>(&mut conn)?
+    .into_iter()
+    .map(|start| start.id)
+    .collect();
+    let batches = batch_ranges(&starts);
     let readers = readers.clamp(1, batches.len().max(1));
     let written = std::thread::scope(|scope| -> Result<u64, ImportError> {
         let mut queues = Vec::with_capacity(readers);
@@ -72,10 +88,14 @@ pub fn render_styles_answers(
         write_answers(&mut conn, &queues, batches.len())
     })?;
     tracing::debug!(
-        "rendered {written} styles answers in {:?}",
+        "rendered {written} styles answers in {} batches in {:?}",
+        batches.len(),
         started.elapsed()
     );
-    Ok(written)
+    Ok(RenderedAnswers {
+        rows: written,
+        batches: batches.len(),
+    })
 }
 
 /// Renders `batches` in order onto `send`; stops at the first error (sent on)
@@ -153,21 +173,18 @@ fn encode_answer(id: i32, body: &str) -> Vec<u8> {
     tuple
 }
 
-/// `lo..=hi` in consecutive ranges of `width` ids (the last one shorter).
-fn batch_ranges(lo: i32, hi: i32, width: i32) -> Vec<(i32, i32)> {
-    let mut ranges = Vec::new();
-    let mut start = i64::from(lo);
-    let (hi, width) = (i64::from(hi), i64::from(width.max(1)));
-    while start <= hi {
-        let end = (start + width - 1).min(hi);
-        // Both ends lie within lo..=hi, which came from i32s.
-        ranges.push((
-            i32::try_from(start).unwrap_or(i32::MAX),
-            i32::try_from(end).unwrap_or(i32::MAX),
-        ));
-        start = end + 1;
-    }
-    ranges
+/// The id ranges of the batches that start at `starts` (ascending): each up
+/// to the id before the next start, the last one to the end of the ids.
+fn batch_ranges(starts: &[i32]) -> Vec<(i32, i32)> {
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &start)| {
+            // Ids are distinct, so the next start is above this one.
+            let end = starts.get(k + 1).map_or(i32::MAX, |next| next - 1);
+            (start, end)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -176,13 +193,13 @@ mod tests {
 
     #[test]
     fn batches_cover_every_id_once() {
-        assert_eq!(batch_ranges(1, 10, 4), [(1, 4), (5, 8), (9, 10)]);
-        assert_eq!(batch_ranges(7, 7, 4), [(7, 7)]);
+        assert_eq!(batch_ranges(&[1, 5, 9]), [(1, 4), (5, 8), (9, i32::MAX)]);
+        assert_eq!(batch_ranges(&[7]), [(7, i32::MAX)]);
         assert_eq!(
-            batch_ranges(i32::MAX - 2, i32::MAX, 2),
-            [(i32::MAX - 2, i32::MAX - 1), (i32::MAX, i32::MAX)]
+            batch_ranges(&[2, 987_654_326]),
+            [(2, 987_654_325), (987_654_326, i32::MAX)]
         );
-        assert_eq!(batch_ranges(-5, 4, 100), [(-5, 4)]);
+        assert_eq!(batch_ranges(&[]), []);
     }
 
     #[test]

@@ -129,6 +129,9 @@ pub struct ImportReport {
     pub files: Vec<(Table, FileReport)>,
     /// Time spent in each phase after loading: indexes, analyze, swap.
     pub phases: Vec<(&'static str, Duration)>,
+    /// The batches the stored answers were rendered in: the products that
+    /// exist divided by the batch size, rounded up, however sparse their ids.
+    pub answer_batches: usize,
     pub rejects: PathBuf,
     pub elapsed: Duration,
 }
@@ -582,7 +585,7 @@ fn import_locked(
     let phase_started = Instant::now();
     progress::phase(options.progress, "rendering the styles answers");
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    answers::render_styles_answers(database_url, STAGING_SCHEMA, parts)?;
+    let rendered = answers::render_styles_answers(database_url, STAGING_SCHEMA, parts)?;
     // Its key and foreign key after the rows, like the loaded tables'.
     for statement in &answers_twin {
         diesel::sql_query(statement).execute(conn)?;
@@ -604,6 +607,7 @@ fn import_locked(
     Ok(ImportReport {
         files: reports,
         phases,
+        answer_batches: rendered.batches,
         rejects: options.rejects.clone(),
         elapsed: started.elapsed(),
     })

@@ -101,6 +101,7 @@ impl TestDb {
     pub fn render_styles_answers(&self) -> u64 {
         atelier::import::render_styles_answers(&self.url, "public", 2)
             .expect("rendering the styles answers")
+            .rows
     }
 
     pub fn connect(&self) -> PgConnection {
