@@ -1,7 +1,7 @@
 //! The catalog: its tables (`schema`), their rows (`models`), the queries
 //! that read them, the JSON views they render to, the stored `/styles`
-//! answers, the page anchors and the change feed. Above the database layer,
-//! below HTTP.
+//! answers, the page anchors, the change feed and search. Above the
+//! database layer, below HTTP.
 
 pub mod anchors;
 pub mod answers;
@@ -9,4 +9,5 @@ pub mod changes;
 pub mod models;
 pub mod queries;
 pub mod schema;
+pub mod search;
 pub mod views;

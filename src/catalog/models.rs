@@ -180,3 +180,14 @@ impl BelongsTo<Product> for StyleWithChildren {
         styles::product_id
     }
 }
+
+/// One category and how many products (of those a search found) have it:
+/// a row of `search.category_prices` summed, or of `search.products`
+/// counted.
+#[derive(QueryableByName, Debug, Clone, PartialEq, Eq)]
+pub struct CategoryCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub category: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count: i64,
+}

@@ -1,13 +1,13 @@
 //! Response types: the JSON of the Atelier contract (`docs/openapi.yaml`), field
 //! for field and in the contract's order, built `From` the row models; and
 //! the admin API's, which are the public ones with the ids an admin needs;
-//! and `/ready`'s.
+//! `/categories`'; and `/ready`'s.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::catalog::models::{Feature, Photo, Product, Sku};
+use crate::catalog::models::{CategoryCount, Feature, Photo, Product, Sku};
 use crate::catalog::models::{ProductWithFeatures, StyleWithChildren};
 use crate::db::replicas::{ReplicaState, ReplicaStatus};
 
@@ -92,6 +92,22 @@ impl From<Feature> for FeatureView {
         FeatureView {
             feature: row.feature,
             value: row.value,
+        }
+    }
+}
+
+/// One entry of `GET /categories`.
+#[derive(Debug, Serialize)]
+pub struct CategoryCountView {
+    pub category: String,
+    pub count: i64,
+}
+
+impl From<CategoryCount> for CategoryCountView {
+    fn from(row: CategoryCount) -> Self {
+        CategoryCountView {
+            category: row.category,
+            count: row.count,
         }
     }
 }
