@@ -14,7 +14,9 @@ use crate::config::Settings;
 use crate::db::dispatch::{Dispatcher, Kind, LookupResult};
 use crate::db::naive;
 use crate::db::replicas::ReplicaStatus;
-use crate::http::cache::{page_key, product_key, CachedResponse, ProductAnswer, ResponseCache};
+use crate::http::cache::{
+    page_key, product_key, CachedResponse, Loaded, ProductAnswer, ResponseCache,
+};
 use crate::http::compression;
 use crate::http::error::{ApiError, JsonBody};
 
@@ -153,9 +155,24 @@ impl Api<'_> {
         self.respond_as(product_key(id, answer), load)
     }
 
-    async fn respond_as<F>(&self, key: u128, load: F) -> Result<CachedResponse, ApiError>
+    /// As [`Api::respond_page`], for an answer cached under `key` (see
+    /// `cache::search_key`), whose load may give a header of its own.
+    pub fn respond_keyed<'a, F, B>(
+        &'a self,
+        key: u128,
+        load: F,
+    ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
     where
-        F: Future<Output = Result<JsonBody, ApiError>>,
+        F: Future<Output = Result<B, ApiError>> + 'a,
+        B: Loaded + 'a,
+    {
+        self.respond_as(key, load)
+    }
+
+    async fn respond_as<F, B>(&self, key: u128, load: F) -> Result<CachedResponse, ApiError>
+    where
+        F: Future<Output = Result<B, ApiError>>,
+        B: Loaded,
     {
         let answer = self.cache.get_or_load(key, load).await?;
         let not_modified = self

@@ -47,6 +47,8 @@ pub struct CachedBody {
     /// Whether a request is loading a fresh answer in its place (past its
     /// TTL): the others are answered with this one meanwhile.
     reloading: AtomicBool,
+    /// A header of this answer's own, sent with it (a search's correction).
+    header: Option<(&'static str, Box<str>)>,
 }
 
 /// A compressed form of a body, with its own entity tag (the body's with the
@@ -63,6 +65,15 @@ pub struct Encoded {
 impl CachedBody {
     /// `body`, fresh for `ttl` from now.
     pub fn new(body: Vec<u8>, ttl: Duration) -> Self {
+        CachedBody::with_header(body, None, ttl)
+    }
+
+    /// `body` and a header of its own, fresh for `ttl` from now.
+    pub fn with_header(
+        body: Vec<u8>,
+        header: Option<(&'static str, String)>,
+        ttl: Duration,
+    ) -> Self {
         let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
         let loaded = Instant::now();
         CachedBody {
@@ -73,6 +84,7 @@ impl CachedBody {
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
             reloading: AtomicBool::new(false),
+            header: header.map(|(name, value)| (name, value.into_boxed_str())),
         }
     }
 
@@ -116,7 +128,8 @@ impl CachedBody {
                 .and_then(Option::as_ref)
                 .map_or(0, |e| e.body.len() + e.etag.len())
         };
-        self.body.len() + self.etag.len() + encoded(&self.gzip) + encoded(&self.brotli)
+        let header = self.header.as_ref().map_or(0, |(_, value)| value.len());
+        self.body.len() + self.etag.len() + encoded(&self.gzip) + encoded(&self.brotli) + header
     }
 
     /// Whether an `If-None-Match` header value names this body, in any of
@@ -170,6 +183,46 @@ pub fn page_key(page: Page) -> u128 {
         hasher.update(part);
     }
     hasher.digest128()
+}
+
+/// The cache key of a search answer (`/products` with a query or filters,
+/// `/categories`): `path`, the parsed input as its parser writes it (the
+/// words of `q` in normal form, the categories sorted, the price bounds)
+/// and the page. Spellings of one search share one entry, and no URL's
+/// [`request_key`] is one of these (they begin with a space, not a path).
+pub fn search_key(path: &str, input: &[u8], page: Option<Page>) -> u128 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(b" search ");
+    hasher.update(path.as_bytes());
+    hasher.update(&(input.len() as u64).to_le_bytes());
+    hasher.update(input);
+    if let Some(page) = page {
+        hasher.update(&page.page.to_le_bytes());
+        hasher.update(&page.count.to_le_bytes());
+    }
+    hasher.digest128()
+}
+
+/// What a load gives the cache: a body, and a header of the answer's own
+/// for the few that have one.
+pub trait Loaded {
+    /// The body and the header.
+    fn into_parts(self) -> (Vec<u8>, Option<(&'static str, String)>);
+}
+
+impl Loaded for JsonBody {
+    fn into_parts(self) -> (Vec<u8>, Option<(&'static str, String)>) {
+        (self.0, None)
+    }
+}
+
+/// A body with a header of its own (name, value), when it has one.
+pub struct WithHeader(pub JsonBody, pub Option<(&'static str, String)>);
+
+impl Loaded for WithHeader {
+    fn into_parts(self) -> (Vec<u8>, Option<(&'static str, String)>) {
+        (self.0 .0, self.1)
+    }
 }
 
 /// The answers about one product that are cached, by the path that asks for
@@ -312,14 +365,17 @@ impl ResponseCache {
     /// (run once for all the requests waiting on the same key); a stale one
     /// when `load` answers 503 and the cache still has one. Errors are not
     /// cached.
-    pub async fn get_or_load<F>(&self, key: u128, load: F) -> Result<Answer, ApiError>
+    pub async fn get_or_load<F, B>(&self, key: u128, load: F) -> Result<Answer, ApiError>
     where
-        F: Future<Output = Result<JsonBody, ApiError>>,
+        F: Future<Output = Result<B, ApiError>>,
+        B: Loaded,
     {
         let ttl = self.ttl;
         let load = async move {
-            load.await
-                .map(|body| Arc::new(CachedBody::new(body.0, ttl)))
+            load.await.map(|loaded| {
+                let (body, header) = loaded.into_parts();
+                Arc::new(CachedBody::with_header(body, header, ttl))
+            })
         };
         let Some(entries) = &self.entries else {
             return load.await.map(|body| Answer { body, stale: false });
@@ -568,6 +624,9 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
         }
         if encoded.is_some() {
             response.header(Header::new("Content-Encoding", self.encoding.token()));
+        }
+        if let Some((name, value)) = &body.header {
+            response.header(Header::new(*name, value.to_string()));
         }
         if self.answer.stale {
             response

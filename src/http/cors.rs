@@ -28,6 +28,13 @@ pub const ALLOWED_HEADERS: [&str; 4] = [
 /// Headers scripts may read besides the safelisted ones.
 const EXPOSED_HEADERS: &str = "ETag, X-Request-Id";
 
+/// The header in which a search that corrected a misspelling says what it
+/// searched for instead (see `routes`); a front end shows it, so scripts
+/// may read it too.
+pub const SEARCH_CORRECTED: &str = "X-Search-Corrected";
+/// Those and a search's correction, on the answers that have one.
+const EXPOSED_WITH_CORRECTION: &str = "ETag, X-Request-Id, X-Search-Corrected";
+
 /// How long a browser may keep a preflight's answer, in seconds (Chromium
 /// keeps at most two hours, Firefox a day).
 const MAX_AGE: &str = "86400";
@@ -105,10 +112,13 @@ impl Cors {
             // Only a script can read headers, and only one of another origin
             // needs telling which.
             if origin.is_some() {
-                response.set_header(Header::new(
-                    "Access-Control-Expose-Headers",
-                    EXPOSED_HEADERS,
-                ));
+                // A search's correction is a header the page shows.
+                let exposed = if response.headers().contains(SEARCH_CORRECTED) {
+                    EXPOSED_WITH_CORRECTION
+                } else {
+                    EXPOSED_HEADERS
+                };
+                response.set_header(Header::new("Access-Control-Expose-Headers", exposed));
             }
         }
     }

@@ -17,6 +17,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use serde::Serialize;
 
+use crate::catalog::search::InputError;
 use crate::db::error::DbError;
 use crate::http::limits::Refusal;
 
@@ -102,6 +103,12 @@ impl From<DbError> for ApiError {
             DbError::NotFound => ApiError::NotFound("not found".into()),
             DbError::Failed(detail) => ApiError::Internal(detail),
         }
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(error: InputError) -> Self {
+        ApiError::BadRequest(error.0)
     }
 }
 

@@ -1,8 +1,10 @@
-//! The HTTP surface: the four endpoints of the Atelier contract, `/health`,
+//! The HTTP surface: the four endpoints of the Atelier contract, search
+//! (`/products` with a query or filters, `/categories`), `/health`,
 //! `/ready`, `/metrics`, `/openapi.json` and the JSON catchers. Each handler parses its input,
-//! reads what it needs in one statement (`Api::read`, or `Api::lookup`, which
-//! answers concurrent lookups of one kind together), and builds the view; the
-//! answer goes through the response cache (`Api::respond`).
+//! reads what it needs in one hand-off to a database thread (`Api::read`,
+//! or `Api::lookup`, which answers concurrent lookups of one kind
+//! together), and builds the view; the answer goes through the response
+//! cache (`Api::respond_*`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +13,12 @@ use rocket::http::{ContentType, Status};
 use rocket::{catch, catchers, get, routes, Catcher, Request, Route, State};
 
 use crate::catalog::queries::{self, Page};
+use crate::catalog::search::{self, SearchInput};
 use crate::catalog::views::ReadyView;
-use crate::catalog::views::{ProductDetailView, ProductView};
+use crate::catalog::views::{CategoryCountView, ProductDetailView, ProductView};
 use crate::http::api::Api;
-use crate::http::cache::{CachedResponse, ProductAnswer};
+use crate::http::cache::{search_key, CachedResponse, ProductAnswer, WithHeader};
+use crate::http::cors::SEARCH_CORRECTED;
 use crate::http::error::{error_response, ApiError, JsonBody};
 use crate::metrics::Metrics;
 
@@ -98,14 +102,26 @@ fn product_not_found(id: ProductId) -> ApiError {
     ApiError::NotFound(format!("product {} does not exist", id.0))
 }
 
-/// `GET /products?page&count`: one page of products ordered by id.
-#[get("/products?<page>&<count>")]
+/// `GET /products?page&count`: one page of products ordered by id; with a
+/// query (`q`) or filters (`category`, `min_price`, `max_price`), one page
+/// of the products they find (see [`search_products`]).
+#[get("/products?<page>&<count>&<q>&<category>&<min_price>&<max_price>")]
 pub async fn list_products(
     page: Vec<&str>,
     count: Vec<&str>,
+    q: Vec<&str>,
+    category: Vec<&str>,
+    min_price: Vec<&str>,
+    max_price: Vec<&str>,
     api: Api<'_>,
 ) -> Result<CachedResponse, ApiError> {
     let page = parse_page(once("page", &page)?, once("count", &count)?)?;
+    if !(q.is_empty() && category.is_empty() && min_price.is_empty() && max_price.is_empty()) {
+        let input = parse_search(&q, &category, &min_price, &max_price)?;
+        // Boxed: the page's future, which every product list request
+        // carries, stays as small as it was before search.
+        return Box::pin(search_products(input, page, &api)).await;
+    }
     api.respond_page(page, async {
         let anchors = api.anchors();
         let rows = api
@@ -116,6 +132,89 @@ pub async fn list_products(
             .map(|row| ProductView::new(row, &api.settings.campus))
             .collect();
         JsonBody::of(&views)
+    })
+    .await
+}
+
+/// Parses a search's parameters: `q`, `min_price` and `max_price` at most
+/// once each, `category` as often as the limit allows.
+fn parse_search(
+    q: &[&str],
+    category: &[&str],
+    min_price: &[&str],
+    max_price: &[&str],
+) -> Result<SearchInput, ApiError> {
+    Ok(SearchInput::parse(
+        once("q", q)?,
+        category,
+        once("min_price", min_price)?,
+        once("max_price", max_price)?,
+    )?)
+}
+
+/// A header value of `text`: its bytes outside printable ASCII, and `%`,
+/// percent-encoded (as in a URL), so any `q` can be sent.
+fn header_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if (b' '..=b'~').contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// One page of the products a search finds, most relevant first, in the
+/// shape of the product list; with [`SEARCH_CORRECTED`] when a misspelt
+/// word was corrected. Cached under the parsed input (see
+/// `cache::search_key`).
+async fn search_products(
+    input: SearchInput,
+    page: Page,
+    api: &Api<'_>,
+) -> Result<CachedResponse, ApiError> {
+    let key = search_key("/products", &input.key_bytes(), Some(page));
+    api.respond_keyed(key, async {
+        let found = api
+            .read(move |c| search::find_products(c, &input, page))
+            .await?;
+        let views: Vec<ProductView> = found
+            .rows
+            .into_iter()
+            .map(|row| ProductView::new(row, &api.settings.campus))
+            .collect();
+        let corrected = found.corrected.map(|q| (SEARCH_CORRECTED, header_text(&q)));
+        Ok(WithHeader(JsonBody::of(&views)?, corrected))
+    })
+    .await
+}
+
+/// `GET /categories?q&category&min_price&max_price`: how many products of
+/// each category the search finds (every product, without parameters),
+/// most first, then by name.
+#[get("/categories?<q>&<category>&<min_price>&<max_price>")]
+pub async fn list_categories(
+    q: Vec<&str>,
+    category: Vec<&str>,
+    min_price: Vec<&str>,
+    max_price: Vec<&str>,
+    api: Api<'_>,
+) -> Result<CachedResponse, ApiError> {
+    let input = parse_search(&q, &category, &min_price, &max_price)?;
+    let key = search_key("/categories", &input.key_bytes(), None);
+    api.respond_keyed(key, async {
+        let found = api
+            .read(move |c| search::count_categories(c, &input))
+            .await?;
+        let views: Vec<CategoryCountView> = found
+            .rows
+            .into_iter()
+            .map(CategoryCountView::from)
+            .collect();
+        let corrected = found.corrected.map(|q| (SEARCH_CORRECTED, header_text(&q)));
+        Ok(WithHeader(JsonBody::of(&views)?, corrected))
     })
     .await
 }
@@ -215,6 +314,7 @@ pub fn openapi() -> JsonBody {
 pub fn api_routes() -> Vec<Route> {
     routes![
         list_products,
+        list_categories,
         get_product,
         get_product_styles,
         get_related_products,
