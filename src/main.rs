@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use diesel::Connection;
 
 use atelier::catalog::answers::{self, RefreshScope};
+use atelier::catalog::search;
 use atelier::db::migrations;
 use atelier::generate::{self, GenerateOptions};
 use atelier::http::telemetry;
@@ -52,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: AnswersCommand,
     },
+    /// Manage the search index.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
     /// Read the catalog (tables, TOAST, indexes) into PostgreSQL's buffers
     /// with pg_prewarm, on DATABASE_URL and every DATABASE_REPLICA_URLS.
     Prewarm,
@@ -87,6 +93,15 @@ enum AnswersCommand {
         #[arg(long, value_name = "ID", num_args = 1..)]
         product: Vec<i32>,
     },
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Build the search index again from the catalog's rows, for data loaded
+    /// with the triggers that keep it current off, and to drop the words no
+    /// product has any more. Holds off writers of products and features
+    /// until it is done; the API keeps serving the old index meanwhile.
+    Refresh,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +148,9 @@ fn main() -> anyhow::Result<()> {
         } else {
             RefreshScope::All
         }),
+        Command::Search {
+            command: SearchCommand::Refresh,
+        } => refresh_search(),
         Command::Prewarm => prewarm_databases(),
         Command::Token {
             command: TokenCommand::New { name },
@@ -174,6 +192,19 @@ fn refresh_answers(scope: RefreshScope) -> anyhow::Result<()> {
     println!(
         "stored {} /styles answers in {:.1}s",
         report.stored,
+        report.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `atelier search refresh`: the search index built again.
+fn refresh_search() -> anyhow::Result<()> {
+    let url = migrate()?;
+    let mut conn = diesel::PgConnection::establish(&url).context("connecting to the database")?;
+    let report = search::build::refresh(&mut conn).context("refreshing the search index")?;
+    println!(
+        "indexed {} products for search in {:.1}s",
+        report.products,
         report.elapsed.as_secs_f64()
     );
     Ok(())

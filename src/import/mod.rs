@@ -32,6 +32,7 @@ use self::tables::{
     encode_row, HeaderMap, LoadedIds, RejectKind, Table, COPY_HEADER, COPY_TRAILER,
 };
 use crate::catalog::schema;
+use crate::catalog::search::build as search;
 use crate::db::migrations;
 
 /// The schema the next data set is built in.
@@ -40,12 +41,40 @@ pub const STAGING_SCHEMA: &str = "atelier_import";
 /// (see `answers`) and swapped in with them.
 const ANSWERS_TABLE: &str = "styles_answers";
 
-/// Every table an import replaces: the six of the dump, then the answers.
-fn served_tables() -> impl Iterator<Item = &'static str> {
+/// A table an import replaces: its schema and its name (which is its name
+/// in the staging schema too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Served {
+    schema: &'static str,
+    name: &'static str,
+}
+
+impl Served {
+    fn public(name: &'static str) -> Served {
+        Served {
+            schema: "public",
+            name,
+        }
+    }
+
+    /// Whether it is one of the search index's tables, built from the
+    /// loaded ones (see `catalog::search::build`).
+    fn is_search(self) -> bool {
+        self.schema == search::SCHEMA
+    }
+}
+
+/// Every table an import replaces: the six of the dump, the answers, then
+/// the search index's.
+fn served_tables() -> impl Iterator<Item = Served> {
     Table::LOAD_ORDER
         .iter()
-        .map(|t| t.table_name())
-        .chain(std::iter::once(ANSWERS_TABLE))
+        .map(|t| Served::public(t.table_name()))
+        .chain(std::iter::once(Served::public(ANSWERS_TABLE)))
+        .chain(search::TABLES.iter().map(|&name| Served {
+            schema: search::SCHEMA,
+            name,
+        }))
 }
 
 use crate::db::locks::IMPORT_LOCK;
@@ -400,7 +429,7 @@ struct Ddl {
 /// whatever the migrations made: primary and unique keys first (foreign keys
 /// need them), then the other indexes, then checks and foreign keys, then
 /// triggers.
-fn twin_ddl(conn: &mut PgConnection, table: &str) -> Result<Vec<String>, ImportError> {
+fn twin_ddl(conn: &mut PgConnection, table: Served) -> Result<Vec<String>, ImportError> {
     // With an empty search path every name in the definitions comes out
     // schema-qualified, so pointing them at the staging schema is exact.
     diesel::sql_query("SET LOCAL search_path = pg_catalog").execute(conn)?;
@@ -410,27 +439,30 @@ fn twin_ddl(conn: &mut PgConnection, table: &str) -> Result<Vec<String>, ImportE
                          conname, pg_get_constraintdef(oid)) AS ddl,
                   CASE contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 ELSE 3 END AS step, conname AS name
              FROM pg_constraint
-            WHERE conrelid = format('public.%I', $2::text)::regclass AND contype IN ('p', 'u', 'f')
+            WHERE conrelid = format('%I.%I', $3::text, $2::text)::regclass
+              AND contype IN ('p', 'u', 'f')
            UNION ALL
            SELECT pg_get_indexdef(i.indexrelid), 2, c.relname
              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = format('public.%I', $2::text)::regclass
+            WHERE i.indrelid = format('%I.%I', $3::text, $2::text)::regclass
               AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
            UNION ALL
            SELECT pg_get_triggerdef(t.oid), 4, t.tgname
              FROM pg_trigger t
-            WHERE t.tgrelid = format('public.%I', $2::text)::regclass AND NOT t.tgisinternal
+            WHERE t.tgrelid = format('%I.%I', $3::text, $2::text)::regclass
+              AND NOT t.tgisinternal
          ) d ORDER BY step, name",
     )
     .bind::<Text, _>(STAGING_SCHEMA)
-    .bind::<Text, _>(table)
+    .bind::<Text, _>(table.name)
+    .bind::<Text, _>(table.schema)
     .load(conn)?;
-    let on_public = format!(" ON public.{table} ");
-    let on_staging = format!(" ON {STAGING_SCHEMA}.{table} ");
+    let on_served = format!(" ON {}.{} ", table.schema, table.name);
+    let on_staging = format!(" ON {STAGING_SCHEMA}.{} ", table.name);
     Ok(rows
         .into_iter()
         .map(|row| {
-            row.ddl.replacen(&on_public, &on_staging, 1).replace(
+            row.ddl.replacen(&on_served, &on_staging, 1).replace(
                 " REFERENCES public.",
                 &format!(" REFERENCES {STAGING_SCHEMA}."),
             )
@@ -516,6 +548,53 @@ pub fn run(database_url: &str, options: &ImportOptions) -> Result<ImportReport, 
     result
 }
 
+/// What the staging tables get once their rows are in: the statements that
+/// give them their served twins' keys, indexes, constraints and triggers
+/// (see [`twin_ddl`]), for the dump's tables, the answers and the search
+/// index's tables.
+struct TwinDdl {
+    loaded: Vec<Vec<String>>,
+    answers: Vec<String>,
+    search: Vec<Vec<String>>,
+}
+
+/// Makes the staging schema afresh, with a table `LIKE` each served one
+/// (columns, defaults, checks; no indexes yet), and reads what the staging
+/// tables get later.
+fn create_staging(conn: &mut PgConnection) -> Result<TwinDdl, ImportError> {
+    let mut staging_ddl = vec![
+        format!("DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE"),
+        format!("CREATE SCHEMA {STAGING_SCHEMA}"),
+    ];
+    let mut twin = TwinDdl {
+        loaded: Vec::new(),
+        answers: Vec::new(),
+        search: Vec::new(),
+    };
+    conn.transaction(|conn| {
+        for table in served_tables() {
+            let Served { schema, name } = table;
+            staging_ddl.push(format!(
+                "CREATE TABLE {STAGING_SCHEMA}.{name} (LIKE {schema}.{name} INCLUDING DEFAULTS \
+                 INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE \
+                 INCLUDING COMPRESSION)"
+            ));
+            if name == ANSWERS_TABLE {
+                twin.answers = twin_ddl(conn, table)?;
+            } else if table.is_search() {
+                twin.search.push(twin_ddl(conn, table)?);
+            } else {
+                twin.loaded.push(twin_ddl(conn, table)?);
+            }
+        }
+        Ok::<_, ImportError>(())
+    })?;
+    for statement in &staging_ddl {
+        diesel::sql_query(statement).execute(conn)?;
+    }
+    Ok(twin)
+}
+
 fn import_locked(
     conn: &mut PgConnection,
     database_url: &str,
@@ -525,30 +604,7 @@ fn import_locked(
 ) -> Result<ImportReport, ImportError> {
     // Index builds and foreign-key checks run in this session.
     diesel::sql_query("SET maintenance_work_mem = '256MB'").execute(conn)?;
-    let mut staging_ddl = vec![
-        format!("DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE"),
-        format!("CREATE SCHEMA {STAGING_SCHEMA}"),
-    ];
-    let mut twin = Vec::new();
-    let mut answers_twin = Vec::new();
-    conn.transaction(|conn| {
-        for name in served_tables() {
-            staging_ddl.push(format!(
-                "CREATE TABLE {STAGING_SCHEMA}.{name} (LIKE public.{name} INCLUDING DEFAULTS \
-                 INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE \
-                 INCLUDING COMPRESSION)"
-            ));
-            if name == ANSWERS_TABLE {
-                answers_twin = twin_ddl(conn, name)?;
-            } else {
-                twin.push(twin_ddl(conn, name)?);
-            }
-        }
-        Ok::<_, ImportError>(())
-    })?;
-    for statement in &staging_ddl {
-        diesel::sql_query(statement).execute(conn)?;
-    }
+    let twin = create_staging(conn)?;
 
     let mut rejects = RejectsWriter::create(&options.rejects)?;
     let mut loaded = LoadedIds::default();
@@ -577,7 +633,7 @@ fn import_locked(
     let mut phases = Vec::new();
     let phase_started = Instant::now();
     progress::phase(options.progress, "building indexes and constraints");
-    for statement in twin.iter().flatten() {
+    for statement in twin.loaded.iter().flatten() {
         diesel::sql_query(statement).execute(conn)?;
     }
     phases.push(("indexes and constraints", phase_started.elapsed()));
@@ -587,15 +643,24 @@ fn import_locked(
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let rendered = answers::render_styles_answers(database_url, STAGING_SCHEMA, parts)?;
     // Its key and foreign key after the rows, like the loaded tables'.
-    for statement in &answers_twin {
+    for statement in &twin.answers {
         diesel::sql_query(statement).execute(conn)?;
     }
     phases.push(("styles answers", phase_started.elapsed()));
 
     let phase_started = Instant::now();
+    progress::phase(options.progress, "building the search index");
+    build_search_index(conn, database_url, parts)?;
+    // Its keys, indexes and foreign key after the rows, like the others'.
+    for statement in twin.search.iter().flatten() {
+        diesel::sql_query(statement).execute(conn)?;
+    }
+    phases.push(("search index", phase_started.elapsed()));
+
+    let phase_started = Instant::now();
     progress::phase(options.progress, "analyzing");
-    for name in served_tables() {
-        diesel::sql_query(format!("ANALYZE {STAGING_SCHEMA}.{name}")).execute(conn)?;
+    for table in served_tables() {
+        diesel::sql_query(format!("ANALYZE {STAGING_SCHEMA}.{}", table.name)).execute(conn)?;
     }
     phases.push(("analyze", phase_started.elapsed()));
 
@@ -613,18 +678,58 @@ fn import_locked(
     })
 }
 
+/// Builds the search index's rows in the staging schema from the loaded
+/// tables: the products in `parts` ranges of ids, each on a connection of
+/// its own (parsing the text is most of an import's CPU after the
+/// answers), then the vocabulary and the counts on `conn`.
+fn build_search_index(
+    conn: &mut PgConnection,
+    database_url: &str,
+    parts: usize,
+) -> Result<(), ImportError> {
+    let ranges = search::id_ranges(conn, STAGING_SCHEMA, parts)?;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = ranges
+            .iter()
+            .map(|&(lo, hi)| {
+                scope.spawn(move || -> Result<i64, ImportError> {
+                    let mut conn = PgConnection::establish(database_url)?;
+                    Ok(search::build_products(
+                        &mut conn,
+                        STAGING_SCHEMA,
+                        STAGING_SCHEMA,
+                        lo,
+                        hi,
+                    )?)
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker
+                .join()
+                .map_err(|_| ImportError::Other("a search index builder panicked".into()))??;
+        }
+        Ok::<_, ImportError>(())
+    })?;
+    search::build_words_and_counts(conn, STAGING_SCHEMA, STAGING_SCHEMA)?;
+    Ok(())
+}
+
 /// Replaces the served tables with the staging ones in one transaction.
 fn swap(conn: &mut PgConnection) -> Result<(), ImportError> {
     conn.transaction(|conn| {
         // Readers hold the served tables only for the length of a query;
         // waiting longer than this means something else holds them.
         diesel::sql_query("SET LOCAL lock_timeout = '30s'").execute(conn)?;
-        let names: Vec<&str> = served_tables().collect();
-        let served: Vec<String> = names.iter().map(|n| format!("public.{n}")).collect();
+        let tables: Vec<Served> = served_tables().collect();
+        let served: Vec<String> = tables
+            .iter()
+            .map(|t| format!("{}.{}", t.schema, t.name))
+            .collect();
         diesel::sql_query(format!("DROP TABLE {}", served.join(", "))).execute(conn)?;
-        for name in &names {
+        for Served { schema, name } in &tables {
             diesel::sql_query(format!(
-                "ALTER TABLE {STAGING_SCHEMA}.{name} SET SCHEMA public"
+                "ALTER TABLE {STAGING_SCHEMA}.{name} SET SCHEMA {schema}"
             ))
             .execute(conn)?;
         }
