@@ -370,10 +370,23 @@ async fn check_catalog(db: &TestDb) {
         "/products?count=1&page=7",
         "/products?page=1&count=1000",
         "/products?page=99",
+        "/products?q=camo%20sl",
+        "/products?q=sunglases%20bright",
+        "/products?q=zzqxv",
+        "/products?category=Pants&category=Kicks&min_price=40&max_price=99.99",
     ]
     .into_iter()
     .map(|uri| (uri.to_string(), "/products"))
     .collect();
+    for uri in [
+        "/categories",
+        "/categories?q=slacks",
+        "/categories?q=sunglases%20bright",
+        "/categories?q=zzqxv",
+        "/categories?min_price=50",
+    ] {
+        requests.push((uri.to_string(), "/categories"));
+    }
     for id in ids {
         requests.extend([
             (format!("/products/{id}"), "/products/{product_id}"),
@@ -456,10 +469,22 @@ async fn errors_match_the_document() {
         "count=0",
         "count=1001",
         "count=abc",
+        "q=",
+        "q=-camo",
+        "min_price=abc",
+        "min_price=2&max_price=1",
+        "category=",
     ] {
         cases.push((
             format!("/products?{query}"),
             Some("/products"),
+            Status::BadRequest,
+        ));
+    }
+    for query in ["q=", "max_price=1.234"] {
+        cases.push((
+            format!("/categories?{query}"),
+            Some("/categories"),
             Status::BadRequest,
         ));
     }

@@ -1,4 +1,5 @@
-//! Answers kept in memory as the bytes sent, per URL: bounded in bytes, one
+//! Answers kept in memory as the bytes sent, per URL (per parsed page,
+//! product or search, so spellings of one share it): bounded in bytes, one
 //! load per key however many requests ask at once, each with a strong `ETag`
 //! (a hash of the body) so clients and proxies can revalidate with
 //! `If-None-Match` and get a 304. Emptied as soon as the catalog changes

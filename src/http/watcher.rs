@@ -45,17 +45,21 @@ struct Version {
 }
 
 /// The catalog's version: changes when a served table is replaced, or one
-/// of `counted` is written.
+/// of `counted` is written, or the search index (`search.products`) is:
+/// besides the triggers that follow writes to products, which are counted
+/// already, `atelier search refresh` writes it alone.
 fn catalog_version(conn: &mut PgConnection, counted: &[&str]) -> QueryResult<String> {
     diesel::sql_query(
         "SELECT coalesce(string_agg(c.oid::text || ':' ||
-                  CASE WHEN c.relname = ANY ($1)
+                  CASE WHEN c.relname = ANY ($1) OR c.relnamespace = 'search'::regnamespace
                        THEN coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::text
                        ELSE '' END, ',' ORDER BY c.relname), '')
                 AS version
            FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
-            AND c.relname IN ('product', 'features', 'styles', 'photos', 'skus', 'related')",
+          WHERE c.relkind = 'r'
+            AND ((c.relnamespace = 'public'::regnamespace
+                  AND c.relname IN ('product', 'features', 'styles', 'photos', 'skus', 'related'))
+              OR (c.relnamespace = 'search'::regnamespace AND c.relname = 'products'))",
     )
     .bind::<Array<Text>, _>(counted)
     .get_result::<Version>(conn)

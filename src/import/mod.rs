@@ -2,7 +2,8 @@
 //!
 //! The six files are checked row by row (see `tables`), streamed through
 //! binary `COPY` into tables of a staging schema, indexed, constrained and
-//! analysed there, and only then swapped for the served tables in one
+//! analysed there with the `/styles` answers and the search index derived
+//! from them, and only then swapped for the served tables in one
 //! transaction. Until that commit the served data is untouched: a failed or
 //! killed import leaves it as it was, and the API answers throughout.
 //! Every rejected row goes to a rejects report with its file, line and reason.

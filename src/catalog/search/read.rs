@@ -67,8 +67,10 @@ pub struct Found<T> {
 }
 
 /// The page `page` of the products `input` finds, most relevant first.
-/// Statements: 2 to 11, and 6 more when a misspelling is corrected, in one
-/// read-only transaction.
+/// Statements, in one read-only transaction: 2 to 12 (a setting, one or two
+/// per level read, the products), typically 3; when nothing was found, 1
+/// to look for misspellings and, if some word was, up to 11 more; none for
+/// a page past [`MAX_RESULTS`].
 pub fn find_products(
     conn: &mut PgConnection,
     input: &SearchInput,
