@@ -213,8 +213,15 @@ pub fn defects_dir() -> PathBuf {
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
+    /// A new directory named after `name`, the process and a number of its
+    /// own: tests that share a process may give the same name.
     pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("atelier-test-{}-{name}", std::process::id()));
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "atelier-test-{}-{}-{name}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
