@@ -1,9 +1,16 @@
-//! Shared test support: a fresh PostgreSQL database per test, the real Rocket
-//! application on top of it, and the schema as the catalog describes it.
+//! Shared test support, for every suite (each `tests/<suite>/main.rs` has
+//! it as `mod common`): a fresh PostgreSQL database per test, the real
+//! Rocket application on top of it, and the schema as the catalog describes
+//! it; raw HTTP ([`http`]), the `atelier` binary as a process
+//! ([`process`]) and the shared streaming replica ([`replica`]).
+//!
+//! Nothing here is per test binary but [`replica::REPLAY`] and the counters
+//! that keep names apart within a process (databases, scratch directories).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fixtures;
 pub mod http;
+pub mod replica;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -7,10 +7,9 @@
 //! request schemas are held to the rules the service reads bodies by.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::fixtures::{self, insert_odd_text_product};
-use common::TestDb;
+use crate::common;
+use crate::common::fixtures::{self, insert_odd_text_product};
+use crate::common::TestDb;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::{json, Map, Value};

@@ -3,12 +3,10 @@
 //! every foreign key has an index, and `src/catalog/schema.rs` matches the database.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::{Arc, Barrier};
 
+use crate::common::{schema_signature, TestDb};
 use atelier::db::migrations::{self, MIGRATIONS};
-use common::{schema_signature, TestDb};
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
 use diesel::prelude::*;

@@ -4,13 +4,12 @@
 //! limits, on the real application (on a real socket where framing shows).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::http::{self, RawResponse};
-use common::TestDb;
+use crate::common;
+use crate::common::http::{self, RawResponse};
+use crate::common::TestDb;
 use rocket::http::{Header, Status};
 use serde_json::{json, Value};
 

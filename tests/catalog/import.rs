@@ -3,13 +3,12 @@
 //! or is killed, repeatability, and the API answering throughout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 
+use crate::common;
+use crate::common::{defects_dir, schema_signature, Scratch, TestDb};
 use atelier::import::tables::{RejectKind, Table};
 use atelier::import::{self, ImportError, ImportOptions, ImportReport, ProgressMode};
-use common::{defects_dir, schema_signature, Scratch, TestDb};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::{json, Value};

@@ -5,16 +5,14 @@
 //! address of its own, passing `promtool check metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::http::{parse, RawResponse};
-use common::{free_port, TestDb};
+use crate::common::http::{parse, RawResponse};
+use crate::common::{free_port, TestDb};
 use serde_json::Value;
 
 struct Server {

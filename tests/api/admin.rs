@@ -5,15 +5,14 @@
 //! log), and writes while an import runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common;
+use crate::common::fixtures::ODD_ADMIN_TEXT;
+use crate::common::{Scratch, TestDb};
 use atelier::admin::auth::{new_token, NewToken};
 use atelier::catalog::models::AuditEntry;
 use atelier::catalog::schema::{admin_audit, styles_answers};
-use common::fixtures::ODD_ADMIN_TEXT;
-use common::{Scratch, TestDb};
 use diesel::prelude::*;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};

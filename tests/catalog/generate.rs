@@ -3,14 +3,13 @@
 //! and served, checked against the CSV rows it came from.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::common;
+use crate::common::{generated_dump, TestDb};
 use atelier::import::tables::Table;
 use atelier::import::{self, ImportOptions, ProgressMode};
-use common::{generated_dump, TestDb};
 use diesel::prelude::*;
 use rocket::http::Status;
 use serde_json::{json, Value};

@@ -3,11 +3,10 @@
 //! is a JSON 503 (never a 500 or a hang), and the service recovers by itself.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestDb;
+use crate::common;
+use crate::common::TestDb;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rocket::http::Status;

@@ -3,15 +3,14 @@
 //! import, old data before the swap and new data after it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common;
+use crate::common::{defects_dir, TestDb};
 use atelier::import::{self, ImportOptions, ProgressMode};
-use common::{defects_dir, TestDb};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use rocket::http::Status;

@@ -3,10 +3,9 @@
 //! styles, photos and skus, and none at all for a request rejected as bad.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common;
+use crate::common::TestDb;
 use atelier::db::pool::StatementCounter;
-use common::TestDb;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 

@@ -17,16 +17,15 @@
 //! installs it, scripts/lib/deploy-tools.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{with_database, Scratch, TestDb};
+use crate::common;
+use crate::common::replica::{replica_of, REPLAY};
+use crate::common::{Scratch, TestDb};
 use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 use serde_json::{json, Value};
@@ -358,34 +357,6 @@ fn every_alert_passes_promtool_and_its_tests_fire_and_stay_quiet() {
     assert_eq!(config["rule_files"][0], "atelier-rules.yml");
 }
 
-/// The replica server's copy of `db`, once it has the fixtures.
-fn replica_of(db: &TestDb) -> String {
-    atelier::config::load_dotenv();
-    let server = std::env::var("DATABASE_REPLICA_SERVER_URL").expect(
-        "DATABASE_REPLICA_SERVER_URL must point at a streaming replica of DATABASE_URL's \
-         server: run scripts/test.sh, which starts one",
-    );
-    let url = with_database(&server, &db.name);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let caught_up = PgConnection::establish(&url).ok().and_then(|mut conn| {
-            atelier::catalog::schema::product::table
-                .count()
-                .get_result::<i64>(&mut conn)
-                .ok()
-        });
-        if caught_up.is_some_and(|n| n > 0) {
-            return url;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the replica never had {}",
-            db.name
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 async fn get_text(client: &Client, uri: &str) -> (Status, String) {
     let response = client.get(uri).dispatch().await;
     let status = response.status();
@@ -404,6 +375,8 @@ fn exported(text: &str) -> BTreeSet<String> {
 
 #[rocket::async_test]
 async fn every_metric_the_dashboard_and_the_rules_name_is_exported() {
+    // This test reads the shared replica: not while a test pauses it.
+    let _turn = REPLAY.lock().await;
     let mut named = BTreeSet::new();
     for (_, _, expr) in dashboard_queries(&dashboard()) {
         named.extend(atelier_names(&expr));

@@ -4,12 +4,11 @@
 //! one watcher poll; deep pages are right across page anchors.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common;
+use crate::common::TestDb;
 use atelier::db::pool::StatementCounter;
-use common::TestDb;
 use diesel::prelude::*;
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};

@@ -9,14 +9,13 @@
 //! deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use crate::common;
+use crate::common::TestDb;
 
 /// Test cases per operation, at most: the document has 26 operations (GET
 /// and OPTIONS on the 8 public paths, the 6 admin operations and OPTIONS on

@@ -3,10 +3,9 @@
 //! empty cases, pagination and every error of the contract.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::fixtures::{CREATED, UPDATED};
-use common::TestDb;
+use crate::common;
+use crate::common::fixtures::{CREATED, UPDATED};
+use crate::common::TestDb;
 use rocket::http::{ContentType, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::{json, Value};

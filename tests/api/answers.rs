@@ -5,10 +5,9 @@
 //! touches, so the rows answer again.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::fixtures::insert_odd_text_product;
-use common::TestDb;
+use crate::common;
+use crate::common::fixtures::insert_odd_text_product;
+use crate::common::TestDb;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rocket::http::Status;
@@ -218,7 +217,7 @@ async fn answers_stored_in_the_earlier_shape_follow_the_contract_after_migrating
     // What the import wrote before the placeholders: the reverse of the
     // migration, checked against the bytes of the earlier shape.
     conn.batch_execute(include_str!(
-        "../migrations/2026-12-01-000000_empty_styles_placeholders/down.sql"
+        "../../migrations/2026-12-01-000000_empty_styles_placeholders/down.sql"
     ))
     .unwrap();
     let earlier = PRODUCT_4_STYLES

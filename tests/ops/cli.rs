@@ -3,15 +3,14 @@
 //! `DATABASE_URL` is a clear error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common;
+use crate::common::{free_port, TestDb};
 use atelier::config;
-use common::{free_port, TestDb};
 use diesel::prelude::*;
 
 fn atelier() -> Command {

@@ -6,13 +6,12 @@
 //! being back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use crate::common;
+use crate::common::TestDb;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 use rocket::tokio::net::{TcpListener, TcpStream};

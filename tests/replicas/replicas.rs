@@ -15,59 +15,17 @@
 //! their own ([`Pair`]), small clusters made for the test, as superuser.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common;
+use crate::common::replica::{eventually, replica_of, REPLAY};
+use crate::common::TestDb;
 use atelier::import::{self, ImportOptions, ProgressMode};
-use common::{with_database, TestDb};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 use serde_json::{json, Value};
-
-/// Pausing replay stops it for every database on the replica: these tests
-/// take turns.
-static REPLAY: rocket::tokio::sync::Mutex<()> = rocket::tokio::sync::Mutex::const_new(());
-
-fn replica_server_url() -> String {
-    atelier::config::load_dotenv();
-    std::env::var("DATABASE_REPLICA_SERVER_URL").expect(
-        "DATABASE_REPLICA_SERVER_URL must point at a streaming replica of DATABASE_URL's \
-         server: run scripts/test.sh, which starts one",
-    )
-}
-
-/// `db` as the replica serves it, once the replica has caught up with it.
-fn replica_of(db: &TestDb) -> String {
-    let url = with_database(&replica_server_url(), &db.name);
-    let expected: i64 = atelier::catalog::schema::product::table
-        .count()
-        .get_result(&mut db.connect())
-        .unwrap();
-    eventually("the replica to catch up", || {
-        let mut conn = PgConnection::establish(&url).ok()?;
-        let have: i64 = atelier::catalog::schema::product::table
-            .count()
-            .get_result(&mut conn)
-            .ok()?;
-        (have == expected).then_some(())
-    });
-    url
-}
-
-/// Polls `probe` until it gives a value (at most 30 s).
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// The replica's replay paused until this is dropped, so the primary can be
 /// changed behind it.
