@@ -1408,24 +1408,14 @@ async fn send_partial_body(
     token: Option<&str>,
     length: u64,
 ) -> common::http::RawResponse {
-    use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let mut stream = rocket::tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {length}\r\n"
-    );
+    let mut request = common::http::Request::new(method, path)
+        .header("Content-Type: application/json")
+        .header(format!("Content-Length: {length}"))
+        .then_bytes(b"[{\"thumbnail_url\": \"h");
     if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        request = request.header(format!("Authorization: Bearer {token}"));
     }
-    head.push_str("\r\n[{\"thumbnail_url\": \"h");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut bytes = Vec::new();
-    rocket::tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes))
-        .await
-        .expect("an answer within 30 s")
-        .unwrap();
-    common::http::parse(&bytes)
+    common::http::send(addr, &request).await
 }
 
 #[rocket::async_test]

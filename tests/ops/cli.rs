@@ -3,12 +3,11 @@
 //! `DATABASE_URL` is a clear error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common;
+use crate::common::http::{self, Request};
 use crate::common::{free_port, TestDb};
 use atelier::config;
 use diesel::prelude::*;
@@ -73,16 +72,10 @@ impl Drop for Server {
     }
 }
 
+/// `GET path` on 127.0.0.1:`port`: the response as it came off the wire,
+/// or `None` when nothing answered.
 fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
+    http::fetch(port, &Request::get(path)).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// `atelier serve` on `db` and a free port with `settings`; returns once
@@ -513,22 +506,8 @@ fn url_port(url: &str) -> String {
 
 /// Sends `method path` with `headers` and a JSON `body`; the raw response.
 fn http_send(port: u16, method: &str, path: &str, headers: &[String], body: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for header in headers {
-        request.push_str(header);
-        request.push_str("\r\n");
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+    let request = Request::new(method, path).json(body).headers(headers);
+    String::from_utf8_lossy(&http::fetch(port, &request).unwrap()).into_owned()
 }
 
 /// What a server logged into `logs`' stdout and stderr files, the

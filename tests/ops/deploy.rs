@@ -22,6 +22,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::common::http::{self, RawResponse, Request};
+
 fn deploy(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("deploy")
@@ -648,123 +650,45 @@ fn connect_from(from: Ipv4Addr, to: SocketAddrV4) -> std::io::Result<TcpStream> 
     Ok(TcpStream::from(fd))
 }
 
-/// A response as it came over the wire.
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim())
-        })
-    }
-}
-
-impl std::fmt::Debug for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n\n{}", self.head, self.body)
-    }
-}
-
 /// Writes `requests` (raw HTTP/1.1, the last with `Connection: close`) on
 /// one connection from `from` to nginx and reads until nginx closes it;
 /// every wait is bounded.
-fn exchange(nginx: &Nginx, from: Ipv4Addr, requests: &str) -> Vec<u8> {
+fn exchange(nginx: &Nginx, from: Ipv4Addr, requests: &[u8]) -> Vec<u8> {
     let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, nginx.port);
-    let mut stream =
-        connect_from(from, to).unwrap_or_else(|e| panic!("connecting from {from}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(requests.as_bytes()).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut response = Vec::new();
-    let mut buffer = [0; 8192];
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not close the connection"
-        );
-        match stream.read(&mut buffer) {
-            Ok(0) => return response,
-            Ok(n) => response.extend_from_slice(&buffer[..n]),
-            Err(e) => panic!("reading from nginx: {e}"),
-        }
-    }
+    let stream = connect_from(from, to).unwrap_or_else(|e| panic!("connecting from {from}: {e}"));
+    http::exchange_on(stream, requests).unwrap_or_else(|e| panic!("talking to nginx: {e}"))
 }
 
-/// The responses, in order, of what [`exchange`] read: each body is its
-/// Content-Length, or the rest without one.
-fn replies(mut bytes: &[u8]) -> Vec<Reply> {
-    let mut replies = Vec::new();
-    while !bytes.is_empty() {
-        let end = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| {
-                panic!("not an HTTP response: {:?}", String::from_utf8_lossy(bytes))
-            });
-        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-        bytes = &bytes[end + 4..];
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {head:?}"));
-        let mut reply = Reply {
-            status,
-            head,
-            body: String::new(),
-        };
-        let length = reply
-            .header("Content-Length")
-            .map_or(bytes.len(), |length| length.parse().unwrap());
-        reply.body = String::from_utf8_lossy(&bytes[..length]).into_owned();
-        bytes = &bytes[length..];
-        replies.push(reply);
-    }
-    replies
-}
+/// The `Host` the requests name.
+const HOST: &str = "atelier.test";
 
-/// The text of one request; `close` adds `Connection: close`.
-fn request(method: &str, path: &str, body: &str, close: bool) -> String {
-    let content = if body.is_empty() && method == "GET" {
-        String::new()
-    } else {
-        format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        )
-    };
-    let connection = if close { "Connection: close\r\n" } else { "" };
+/// One request; `close` adds `Connection: close`.
+fn request(method: &str, path: &str, body: &str, close: bool) -> Request {
+    let mut request = Request::new(method, path);
     // nginx passes the admin token on unread; the stand-ins ignore it.
-    let token = if path.starts_with("/admin") {
-        "Authorization: Bearer not-checked-by-nginx\r\n"
+    if path.starts_with("/admin") {
+        request = request.header("Authorization: Bearer not-checked-by-nginx");
+    }
+    if !(body.is_empty() && method == "GET") {
+        request = request.json(body);
+    }
+    if close {
+        request
     } else {
-        ""
-    };
-    format!(
-        "{method} {path} HTTP/1.1\r\nHost: atelier.test\r\n\
-         {token}{content}{connection}\r\n{body}"
-    )
+        request.keep_alive()
+    }
 }
 
 /// Sends one request from `from` to nginx on a connection of its own and
 /// reads its response.
-fn send(nginx: &Nginx, from: Ipv4Addr, method: &str, path: &str, body: &str) -> Reply {
-    let mut replies = replies(&exchange(nginx, from, &request(method, path, body, true)));
+fn send(nginx: &Nginx, from: Ipv4Addr, method: &str, path: &str, body: &str) -> RawResponse {
+    let bytes = request(method, path, body, true).to_bytes(HOST);
+    let mut replies = http::parse_all(&exchange(nginx, from, &bytes));
     assert_eq!(replies.len(), 1, "{replies:?}");
     replies.remove(0)
 }
 
-fn get(nginx: &Nginx, from: Ipv4Addr, path: &str) -> Reply {
+fn get(nginx: &Nginx, from: Ipv4Addr, path: &str) -> RawResponse {
     send(nginx, from, "GET", path, "")
 }
 
@@ -826,7 +750,7 @@ fn an_admin_404_is_never_served_from_the_cache() {
 
     for reply in &replies {
         assert_eq!(reply.status, 404, "{reply:?}");
-        assert_eq!(reply.body, r#"{"error":"style 1 does not exist"}"#);
+        assert_eq!(reply.text(), r#"{"error":"style 1 does not exist"}"#);
         assert_ne!(reply.header("X-Cache-Status"), Some("HIT"), "{reply:?}");
     }
     assert_eq!(instance.requests(), 2, "{replies:?}");
@@ -854,12 +778,12 @@ fn a_flood_from_one_address_gets_429_while_another_is_served() {
     // Cached first (from the exempt host): flooders arriving together on a
     // miss would wait out proxy_cache_lock's 500 ms polls instead.
     assert_eq!(get(&nginx, Ipv4Addr::LOCALHOST, "/products").status, 200);
-    let flood: String = (0..100)
-        .map(|i| request("GET", "/products", "", i == 99))
+    let flood: Vec<u8> = (0..100)
+        .flat_map(|i| request("GET", "/products", "", i == 99).to_bytes(HOST))
         .collect();
-    let statuses: Vec<Reply> = thread::scope(|scope| {
+    let statuses: Vec<RawResponse> = thread::scope(|scope| {
         let flooders: Vec<_> = (0..8)
-            .map(|_| scope.spawn(|| replies(&exchange(&nginx, CLIENT, &flood))))
+            .map(|_| scope.spawn(|| http::parse_all(&exchange(&nginx, CLIENT, &flood))))
             .collect();
         flooders
             .into_iter()
@@ -868,7 +792,7 @@ fn a_flood_from_one_address_gets_429_while_another_is_served() {
     });
     let other = get(&nginx, OTHER_CLIENT, "/products/2");
 
-    let refused: Vec<&Reply> = statuses.iter().filter(|r| r.status == 429).collect();
+    let refused: Vec<&RawResponse> = statuses.iter().filter(|r| r.status == 429).collect();
     let served = statuses.iter().filter(|r| r.status == 200).count();
     assert!(
         !refused.is_empty(),
@@ -885,9 +809,9 @@ fn a_flood_from_one_address_gets_429_while_another_is_served() {
     // The service's error form, and when to try again.
     let refusal = refused[0];
     assert_eq!(refusal.header("Retry-After"), Some("1"), "{refusal:?}");
-    assert!(refusal.body.starts_with(r#"{"error":"#), "{refusal:?}");
+    assert!(refusal.text().starts_with(r#"{"error":"#), "{refusal:?}");
     assert_eq!(other.status, 200, "{other:?}");
-    assert_eq!(other.body, products);
+    assert_eq!(other.text(), products);
     // The host itself is exempt (load tests run there), at once after the
     // flood too.
     let local = get(&nginx, Ipv4Addr::LOCALHOST, "/products");

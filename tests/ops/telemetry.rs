@@ -5,13 +5,12 @@
 //! address of its own, passing `promtool check metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::http::{parse, RawResponse};
+use crate::common::http::{self, RawResponse, Request};
 use crate::common::{free_port, TestDb};
 use serde_json::Value;
 
@@ -52,17 +51,7 @@ impl Server {
 }
 
 fn get(port: u16, path: &str, headers: &[&str]) -> Option<RawResponse> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n");
-    for header in headers {
-        request.push_str(header);
-        request.push_str("\r\n");
-    }
-    request.push_str("Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).ok()?;
-    Some(parse(&bytes))
+    http::fetch(port, &Request::get(path).headers(headers)).map(|bytes| http::parse(&bytes))
 }
 
 fn start(db: &TestDb, port: u16, metrics_port: u16) -> Server {
@@ -134,11 +123,11 @@ fn one_json_line_per_request_with_its_id_and_errors_logged_once() {
     assert_eq!(lines.last().unwrap()["uri"], "/products/2");
 
     // HEAD is logged as HEAD.
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .write_all(b"HEAD /products/3 HTTP/1.1\r\nHost: x\r\nX-Request-Id: head-1\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    stream.read_to_end(&mut Vec::new()).unwrap();
+    http::fetch(
+        port,
+        &Request::new("HEAD", "/products/3").header("X-Request-Id: head-1"),
+    )
+    .unwrap();
     let lines = server.lines_until(|l| is_request(l, "head-1"));
     assert_eq!(lines.last().unwrap()["method"], "HEAD");
 
