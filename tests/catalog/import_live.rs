@@ -5,10 +5,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common;
+use crate::common::process::atelier;
 use crate::common::{defects_dir, TestDb};
 use atelier::import::{self, ImportOptions, ProgressMode};
 use diesel::prelude::*;
@@ -85,7 +86,7 @@ fn an_import_killed_at_any_phase_changes_nothing() {
         "building indexes and constraints",
         "analyzing",
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        let mut child = atelier()
             .args(["import", dump.0.to_str().unwrap(), "--rejects"])
             .arg(dump.0.join("rejects.csv"))
             .env("DATABASE_URL", &db.url)

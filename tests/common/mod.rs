@@ -10,6 +10,7 @@
 
 pub mod fixtures;
 pub mod http;
+pub mod process;
 pub mod replica;
 
 use std::path::{Path, PathBuf};

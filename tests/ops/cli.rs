@@ -3,23 +3,15 @@
 //! `DATABASE_URL` is a clear error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::http::{self, Request};
+use crate::common::process::{atelier, Output, Serve, Served};
 use crate::common::{free_port, TestDb};
 use atelier::config;
 use diesel::prelude::*;
-
-fn atelier() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    // Run where no .env can supply a DATABASE_URL the test did not choose.
-    command
-        .current_dir(std::env::temp_dir())
-        .env_remove("DATABASE_URL");
-    command
-}
 
 #[test]
 fn migrate_applies_the_schema_and_is_idempotent() {
@@ -63,58 +55,28 @@ fn default_port_is_3000() {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `GET path` on 127.0.0.1:`port`: the response as it came off the wire,
 /// or `None` when nothing answered.
 fn http_get(port: u16, path: &str) -> Option<String> {
     http::fetch(port, &Request::get(path)).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// `atelier serve` on `db` and a free port with `settings`; returns once
-/// it answers `path`, with that first answer.
-fn serve(db: &TestDb, settings: &[(&str, &str)], path: &str) -> (Server, u16, String) {
-    serve_logging_to(db, settings, path, Stdio::null(), Stdio::null())
-}
-
-/// As [`serve`], its standard output and error going to `stdout` and
-/// `stderr`.
-fn serve_logging_to(
+/// `atelier serve` on `db` and a free port with `settings`, Rocket's own
+/// log off unless they say otherwise, its output going to `output`; returns
+/// once it answers `path`, with that first answer.
+fn serve(
     db: &TestDb,
     settings: &[(&str, &str)],
+    output: Output,
     path: &str,
-    stdout: Stdio,
-    stderr: Stdio,
-) -> (Server, u16, String) {
-    let port = free_port();
-    let server = Server(
-        atelier()
-            .arg("serve")
-            .env("DATABASE_URL", &db.url)
-            .env("ROCKET_PORT", port.to_string())
-            .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ROCKET_LOG_LEVEL", "off")
-            .envs(settings.iter().copied())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(response) = http_get(port, path) {
-            return (server, port, response);
-        }
-        assert!(Instant::now() < deadline, "atelier serve never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+) -> (Served, u16, String) {
+    let (server, first) = Serve::new(&db.url)
+        .env("ROCKET_LOG_LEVEL", "off")
+        .envs(settings)
+        .output(output)
+        .start(path);
+    let port = server.port;
+    (server, port, first)
 }
 
 #[test]
@@ -127,6 +89,7 @@ fn serve_migrates_then_answers_on_its_port() {
             ("ATELIER_CAMPUS", "hr-nyc"),
             ("ATELIER_CACHE_ENABLED", "false"),
         ],
+        Output::Null,
         "/products?count=1",
     );
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
@@ -349,6 +312,7 @@ fn sigterm_answers_the_requests_in_flight_then_exits_0() {
             ("ROCKET_SHUTDOWN", "{grace=5,mercy=2}"),
             ("ATELIER_CACHE_ENABLED", "false"),
         ],
+        Output::Null,
         "/products/1",
     );
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -379,7 +343,7 @@ fn sigterm_answers_the_requests_in_flight_then_exits_0() {
     // Time for every request to have been read and queued.
     std::thread::sleep(Duration::from_millis(300));
     let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
+        .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -401,7 +365,7 @@ fn sigterm_answers_the_requests_in_flight_then_exits_0() {
     }
     let exit_deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
+        if let Some(status) = server.try_wait() {
             break status;
         }
         assert!(
@@ -510,17 +474,6 @@ fn http_send(port: u16, method: &str, path: &str, headers: &[String], body: &str
     String::from_utf8_lossy(&http::fetch(port, &request).unwrap()).into_owned()
 }
 
-/// What a server logged into `logs`' stdout and stderr files, the
-/// directory removed.
-fn read_logs(logs: &std::path::Path) -> String {
-    let mut logged = String::new();
-    for file in ["stdout", "stderr"] {
-        logged.push_str(&std::fs::read_to_string(logs.join(file)).unwrap());
-    }
-    let _ = std::fs::remove_dir_all(logs);
-    logged
-}
-
 #[test]
 fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
     let db = TestDb::with_fixtures();
@@ -540,17 +493,15 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
     // Logging everything Rocket and the service log, into files read at
     // the end.
     let logs = std::env::temp_dir().join(format!("atelier-cli-admin-{}", std::process::id()));
-    std::fs::create_dir_all(&logs).unwrap();
-    let (server, port, _) = serve_logging_to(
+    let (server, port, _) = serve(
         &db,
         &[
             ("ROCKET_LOG_LEVEL", "debug"),
             ("ATELIER_LOG", "trace"),
             ("ATELIER_ADMIN_TOKENS", entry),
         ],
+        Output::Files(logs),
         "/health",
-        std::fs::File::create(logs.join("stdout")).unwrap().into(),
-        std::fs::File::create(logs.join("stderr")).unwrap().into(),
     );
     let wrong = atelier::admin::auth::new_token("x").unwrap().token;
     let refused = http_send(
@@ -579,9 +530,8 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
     );
     assert!(written.starts_with("HTTP/1.1 200 OK\r\n"), "{written}");
     assert!(written.contains(r#""sale_price":"99.00""#), "{written}");
-    drop(server);
 
-    let logged = read_logs(&logs);
+    let logged = server.logs();
     assert!(
         logged.contains("method=PATCH uri=/admin/styles/1 status=401"),
         "{logged}"
@@ -623,13 +573,11 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
 fn an_authorization_header_reaches_no_log_at_trace_without_admin_tokens() {
     let db = TestDb::with_fixtures();
     let logs = std::env::temp_dir().join(format!("atelier-cli-trace-{}", std::process::id()));
-    std::fs::create_dir_all(&logs).unwrap();
-    let (server, port, _) = serve_logging_to(
+    let (server, port, _) = serve(
         &db,
         &[("ROCKET_LOG_LEVEL", "debug"), ("ATELIER_LOG", "trace")],
+        Output::Files(logs),
         "/health",
-        std::fs::File::create(logs.join("stdout")).unwrap().into(),
-        std::fs::File::create(logs.join("stderr")).unwrap().into(),
     );
     let secret = "Bearer sk_live_9f8e7d6c5b4a39281706";
     let answered = http_send(
@@ -640,8 +588,7 @@ fn an_authorization_header_reaches_no_log_at_trace_without_admin_tokens() {
         "",
     );
     assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
-    drop(server);
-    let logged = read_logs(&logs);
+    let logged = server.logs();
     assert!(
         logged.contains("method=GET uri=/products/1 status=200"),
         "{logged}"

@@ -9,12 +9,11 @@
 //! deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use crate::common;
+use crate::common::process::Serve;
 use crate::common::TestDb;
 
 /// Test cases per operation, at most: the document has 26 operations (GET
@@ -34,15 +33,6 @@ const MIN_ADMIN_CASES: u64 = 1_000;
 /// the admin API takes as photo URLs (`http://[x`), which ends the run:
 /// the document's own links and those inferred from it are enough.
 const CONFIG: &str = "[phases.stateful.inference]\nalgorithms = [\"dependency-analysis\"]\n";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The schemathesis command (scripts/lib/fuzz-tools.sh's virtualenv).
 fn schemathesis() -> PathBuf {
@@ -79,31 +69,11 @@ fn schemathesis_finds_nothing_the_document_does_not_allow() {
     let db = TestDb::with_rendered_fixtures();
     common::fixtures::insert_odd_text_product(&mut db.connect());
     let token = atelier::admin::auth::new_token("fuzz").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_atelier"))
-            .arg("serve")
-            .current_dir(std::env::temp_dir())
-            .env("DATABASE_URL", &db.url)
-            .env("ROCKET_PORT", port.to_string())
-            .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ATELIER_LOG", "error")
-            .env("ATELIER_CATALOG_POLL_MS", "0")
-            .env("ATELIER_ADMIN_TOKENS", &token.entry)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "atelier serve never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (server, _) = Serve::new(&db.url)
+        .envs(&[("ATELIER_LOG", "error"), ("ATELIER_CATALOG_POLL_MS", "0")])
+        .env("ATELIER_ADMIN_TOKENS", &token.entry)
+        .start("/health");
+    let port = server.port;
 
     let report = std::env::temp_dir().join(format!("atelier-fuzz-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&report);

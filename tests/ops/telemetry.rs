@@ -5,89 +5,58 @@
 //! address of its own, passing `promtool check metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::common::http::{self, RawResponse, Request};
+use crate::common::process::{Output, Serve, Served};
 use crate::common::{free_port, TestDb};
 use serde_json::Value;
 
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// The log lines written so far, parsed; waits until one matches `until`.
-    fn lines_until(&self, until: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    let value: Value = serde_json::from_str(&line)
-                        .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
-                    let done = until(&value);
-                    seen.push(value);
-                    if done {
-                        return seen;
-                    }
+/// The log lines `server` wrote so far, parsed; waits until one matches
+/// `until`.
+fn lines_until(server: &Served, until: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        match server.lines().recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+                let done = until(&value);
+                seen.push(value);
+                if done {
+                    return seen;
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        panic!("no log line came that the test waited for; saw {seen:#?}");
     }
+    panic!("no log line came that the test waited for; saw {seen:#?}");
 }
 
 fn get(port: u16, path: &str, headers: &[&str]) -> Option<RawResponse> {
     http::fetch(port, &Request::get(path).headers(headers)).map(|bytes| http::parse(&bytes))
 }
 
-fn start(db: &TestDb, port: u16, metrics_port: u16) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .arg("serve")
-        .current_dir(std::env::temp_dir())
-        .env("DATABASE_URL", &db.url)
-        .env("ROCKET_PORT", port.to_string())
-        .env("ROCKET_ADDRESS", "127.0.0.1")
-        .env("ATELIER_LOG_FORMAT", "json")
-        .env("ATELIER_LOG", "info")
-        .env("ATELIER_CATALOG_POLL_MS", "0")
+/// `atelier serve` on `db` logging JSON lines at `info`, its metrics on
+/// `metrics_port`; returns once it answers.
+fn start(db: &TestDb, metrics_port: u16) -> Served {
+    let (server, _) = Serve::new(&db.url)
+        .envs(&[
+            ("ATELIER_LOG_FORMAT", "json"),
+            ("ATELIER_LOG", "info"),
+            ("ATELIER_CATALOG_POLL_MS", "0"),
+        ])
         .env(
             "ATELIER_METRICS_ADDRESS",
             format!("127.0.0.1:{metrics_port}"),
         )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let server = Server { child, lines };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while get(port, "/health", &[]).is_none() {
-        assert!(Instant::now() < deadline, "atelier serve never answered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        .output(Output::Lines)
+        .start("/health");
     server
 }
 
@@ -98,14 +67,15 @@ fn is_request(line: &Value, request_id: &str) -> bool {
 #[test]
 fn one_json_line_per_request_with_its_id_and_errors_logged_once() {
     let db = TestDb::with_fixtures();
-    let (port, metrics_port) = (free_port(), free_port());
-    let server = start(&db, port, metrics_port);
+    let metrics_port = free_port();
+    let server = start(&db, metrics_port);
+    let port = server.port;
 
     // The client's id is taken and returned.
     let response = get(port, "/products/1?x=1", &["X-Request-Id: checkout-42"]).unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.header("X-Request-Id"), Some("checkout-42"));
-    let lines = server.lines_until(|l| is_request(l, "checkout-42"));
+    let lines = lines_until(&server, |l| is_request(l, "checkout-42"));
     let line = lines.last().unwrap();
     assert_eq!(line["level"], "INFO");
     assert_eq!(line["method"], "GET");
@@ -119,7 +89,7 @@ fn one_json_line_per_request_with_its_id_and_errors_logged_once() {
     let response = get(port, "/products/2", &["X-Request-Id: has spaces"]).unwrap();
     let made = response.header("X-Request-Id").unwrap().to_string();
     assert!(made != "has spaces" && !made.is_empty(), "{made}");
-    let lines = server.lines_until(|l| is_request(l, &made));
+    let lines = lines_until(&server, |l| is_request(l, &made));
     assert_eq!(lines.last().unwrap()["uri"], "/products/2");
 
     // HEAD is logged as HEAD.
@@ -128,7 +98,7 @@ fn one_json_line_per_request_with_its_id_and_errors_logged_once() {
         &Request::new("HEAD", "/products/3").header("X-Request-Id: head-1"),
     )
     .unwrap();
-    let lines = server.lines_until(|l| is_request(l, "head-1"));
+    let lines = lines_until(&server, |l| is_request(l, "head-1"));
     assert_eq!(lines.last().unwrap()["method"], "HEAD");
 
     // A 500: its cause is logged once, with the request's id; the client
@@ -141,7 +111,7 @@ fn one_json_line_per_request_with_its_id_and_errors_logged_once() {
     let response = get(port, "/products/1/related", &["X-Request-Id: broken-1"]).unwrap();
     assert_eq!(response.status, 500);
     assert_eq!(response.text(), r#"{"error":"internal server error"}"#);
-    let lines = server.lines_until(|l| is_request(l, "broken-1"));
+    let lines = lines_until(&server, |l| is_request(l, "broken-1"));
     let errors: Vec<&Value> = lines
         .iter()
         .filter(|l| l["level"] == "ERROR" && l["request_id"] == "broken-1")
