@@ -573,11 +573,7 @@ async fn an_unreachable_database_matches_the_document() {
 #[rocket::async_test]
 async fn ready_with_a_replica_that_cannot_be_reached_matches_the_document() {
     let db = TestDb::with_fixtures();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let replica = format!("postgres://atelier:secret@127.0.0.1:{port}/{}", db.name);
     let client = common::client_with(
         &db.url,

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::common::free_port;
 use crate::common::http::{self, RawResponse, Request};
 
 fn deploy(path: &str) -> PathBuf {
@@ -444,11 +445,7 @@ impl Nginx {
         // The port is free when picked; another process could take it before
         // nginx binds it, so a bind failure picks another.
         for _ in 0..5 {
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = free_port();
             setup.port = Some(port);
             let conf = write_nginx_config(dir.path(), &setup);
             let log = dir.path().join("error.log");

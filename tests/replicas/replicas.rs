@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::replica::{eventually, replica_of, REPLAY};
-use crate::common::TestDb;
+use crate::common::{free_port, TestDb};
 use atelier::import::{self, ImportOptions, ProgressMode};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -76,11 +76,7 @@ fn rename_on_primary(db: &TestDb, id: i32, name: &str) {
 
 /// A port nothing listens on.
 fn dead_url(db: &TestDb) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     format!("postgres://atelier:atelier@127.0.0.1:{port}/{}", db.name)
 }
 
@@ -165,17 +161,15 @@ async fn an_import_on_the_primary_reaches_an_instance_reading_the_replica() {
     let db = TestDb::with_fixtures();
     let replica = replica_of(&db);
     // The cache on, and the catalog watcher polling the replica.
-    let client = {
-        let figment = atelier::config::figment(&db.url)
-            .merge(("log_level", "critical"))
-            .merge(("databases.atelier.min_idle", 0))
-            .merge(("databases.atelier.replica_urls", replica.clone()))
-            .merge(("databases.atelier.replica_max_lag", 0))
-            .merge(("catalog_poll_ms", 100));
-        Client::untracked(atelier::app::build(figment))
-            .await
-            .unwrap()
-    };
+    let client = client_reading(
+        &db,
+        &replica,
+        &[
+            ("cache_enabled", json!(true)),
+            ("catalog_poll_ms", json!(100)),
+        ],
+    )
+    .await;
     assert_eq!(product_name(&client, 1).await, "Camo Onesie");
 
     // The replica holds the import back for a while: the instance keeps
@@ -365,15 +359,6 @@ async fn a_replica_whose_replay_is_paused_past_the_bound_is_skipped_until_it_cat
 
 fn port_of(url: &str) -> u16 {
     url::Url::parse(url).unwrap().port().unwrap()
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A primary and its streaming replica of their own, small clusters made
