@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::fixtures::ODD_ADMIN_TEXT;
-use crate::common::{Scratch, TestDb};
+use crate::common::{plain, Scratch, TestDb};
 use atelier::admin::auth::{new_token, NewToken};
 use atelier::catalog::models::AuditEntry;
 use atelier::catalog::schema::{admin_audit, styles_answers};
@@ -44,13 +44,6 @@ async fn admin_client(url: &str, tokens: &Tokens, overrides: &[(&str, Value)]) -
     common::client_with(url, &all).await
 }
 
-/// `url` without TLS: the tests that run the catalog watcher's thread end
-/// while it may be connecting, and OpenSSL's exit handlers then crash.
-fn plain(url: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}sslmode=disable")
-}
-
 struct Answer {
     status: Status,
     body: Value,
@@ -59,10 +52,7 @@ struct Answer {
 
 impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        common::http::find_header(&self.headers, name)
     }
 }
 
@@ -1313,26 +1303,6 @@ async fn writes_are_refused_while_an_import_holds_its_lock() {
     );
 }
 
-/// Returns once a session of `db` runs `query_start` and waits on a lock.
-async fn until_waiting(db: &TestDb, query_start: &str) {
-    let mut conn = db.connect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-            "(SELECT count(*) FROM pg_stat_activity
-               WHERE datname = current_database() AND wait_event_type = 'Lock'
-                 AND query LIKE '{query_start}%')"
-        )))
-        .get_result(&mut conn)
-        .unwrap();
-        if waiting > 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "nothing waited on {query_start}");
-        rocket::tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[rocket::async_test]
 async fn an_import_waits_for_writes_in_flight_and_refuses_writes_until_its_swap() {
     use diesel::connection::SimpleConnection;
@@ -1343,12 +1313,7 @@ async fn an_import_waits_for_writes_in_flight_and_refuses_writes_until_its_swap(
     let tokens = Tokens::new();
     let client = admin_client(&db.url, &tokens, &[("cache_enabled", json!(false))]).await;
     let token = Some(tokens.ops.token.as_str());
-    let options = atelier::import::ImportOptions {
-        dir: dump.0.clone(),
-        rejects: dump.0.join("rejects.csv"),
-        max_reject_percent: 100.0,
-        progress: atelier::import::ProgressMode::Quiet,
-    };
+    let options = common::import_options(&dump.0);
     atelier::import::run(&db.url, &options).unwrap();
 
     // A write in flight holds the import lock shared: an import started
@@ -1368,13 +1333,13 @@ async fn an_import_waits_for_writes_in_flight_and_refuses_writes_until_its_swap(
         .unwrap();
     let url = db.url.clone();
     let import = std::thread::spawn(move || atelier::import::run(&url, &options));
-    until_waiting(&db, "SELECT pg_advisory_lock").await;
+    common::until_waiting(&db, "SELECT pg_advisory_lock").await;
     let body = Some(r#"{"sale_price":"11.00"}"#);
     let got = send(&client, "PATCH", "/admin/styles/1", token, body).await;
     assert_eq!(got.status, Status::ServiceUnavailable);
     assert_eq!(got.header("Retry-After"), Some("30"));
     in_flight.batch_execute("COMMIT").unwrap();
-    until_waiting(&db, "DROP TABLE").await;
+    common::until_waiting(&db, "DROP TABLE").await;
     let got = send(&client, "PATCH", "/admin/styles/1", token, body).await;
     assert_eq!(got.status, Status::ServiceUnavailable);
     reader.batch_execute("COMMIT").unwrap();

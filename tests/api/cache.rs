@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common;
-use crate::common::TestDb;
+use crate::common::{plain, TestDb};
 use atelier::db::pool::StatementCounter;
 use diesel::prelude::*;
 use rocket::http::{Header, Status};
@@ -328,13 +328,6 @@ async fn past_its_ttl_one_request_reloads_and_the_others_get_the_old_answer() {
     assert_eq!(body, old);
     let after = client.get("/products/1").dispatch().await;
     assert_eq!(after.headers().get_one("Warning"), None);
-}
-
-/// `url` without TLS: a test that runs the catalog watcher's thread may end
-/// while it connects, and OpenSSL's exit handlers then crash.
-fn plain(url: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}sslmode=disable")
 }
 
 /// Rows and index entries of `product` read so far, as the statistics

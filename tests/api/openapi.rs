@@ -137,10 +137,7 @@ struct Checked {
 
 impl Checked {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        common::http::find_header(&self.headers, name)
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::common;
 use crate::common::{generated_dump, TestDb};
 use atelier::import::tables::Table;
-use atelier::import::{self, ImportOptions, ProgressMode};
+use atelier::import::{self, ImportOptions};
 use diesel::prelude::*;
 use rocket::http::Status;
 use serde_json::{json, Value};
@@ -369,10 +369,8 @@ async fn a_generated_dump_is_imported_and_served_as_its_csv_says() {
     let report = import::run(
         &db.url,
         &ImportOptions {
-            dir: dump.0.clone(),
-            rejects: dump.0.join("rejects.csv"),
             max_reject_percent: 1.0,
-            progress: ProgressMode::Quiet,
+            ..common::import_options(&dump.0)
         },
     )
     .unwrap();

@@ -6,19 +6,16 @@
 use std::path::Path;
 
 use crate::common;
-use crate::common::{defects_dir, schema_signature, Scratch, TestDb};
+use crate::common::{defects_dir, import_options, schema_signature, Line, Scratch, TestDb};
 use atelier::import::tables::{RejectKind, Table};
-use atelier::import::{self, ImportError, ImportOptions, ImportReport, ProgressMode};
+use atelier::import::{self, ImportError, ImportOptions, ImportReport};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use serde_json::{json, Value};
 
 fn options(dir: &Path, rejects: &Path) -> ImportOptions {
     ImportOptions {
-        dir: dir.to_path_buf(),
         rejects: rejects.to_path_buf(),
-        max_reject_percent: 100.0,
-        progress: ProgressMode::Quiet,
+        ..import_options(dir)
     }
 }
 
@@ -32,12 +29,6 @@ fn schema_exists(conn: &mut PgConnection, name: &str) -> bool {
     )))
     .get_result(conn)
     .unwrap()
-}
-
-#[derive(QueryableByName)]
-struct Line {
-    #[diesel(sql_type = Text)]
-    line: String,
 }
 
 /// Every row of `table` as JSON (without `product`'s timestamps), by id.

@@ -4,32 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::process::atelier;
-use crate::common::{defects_dir, TestDb};
-use atelier::import::{self, ImportOptions, ProgressMode};
+use crate::common::{defects_dir, import_options, Line, TestDb};
+use atelier::import;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use rocket::http::Status;
-
-fn options(dir: &Path) -> ImportOptions {
-    ImportOptions {
-        dir: dir.to_path_buf(),
-        rejects: dir.join("rejects.csv"),
-        max_reject_percent: 100.0,
-        progress: ProgressMode::Quiet,
-    }
-}
-
-#[derive(QueryableByName)]
-struct Line {
-    #[diesel(sql_type = Text)]
-    line: String,
-}
 
 /// Row count and a hash of every row (timestamps aside) of each served table.
 fn fingerprint(conn: &mut PgConnection) -> Vec<String> {
@@ -73,7 +56,7 @@ fn wait_for_other_sessions(conn: &mut PgConnection) {
 #[test]
 fn an_import_killed_at_any_phase_changes_nothing() {
     let db = TestDb::migrated();
-    import::run(&db.url, &options(&defects_dir())).unwrap();
+    import::run(&db.url, &import_options(&defects_dir())).unwrap();
     let mut conn = db.connect();
     let before = fingerprint(&mut conn);
 
@@ -115,7 +98,7 @@ fn an_import_killed_at_any_phase_changes_nothing() {
     }
 
     // The next import cleans up after the killed ones and completes.
-    let report = import::run(&db.url, &options(&dump.0)).unwrap();
+    let report = import::run(&db.url, &import_options(&dump.0)).unwrap();
     let after = fingerprint(&mut conn);
     assert_ne!(after, before);
     let products = report
@@ -131,7 +114,7 @@ fn an_import_killed_at_any_phase_changes_nothing() {
 #[rocket::async_test]
 async fn the_api_answers_throughout_an_import() {
     let db = TestDb::migrated();
-    import::run(&db.url, &options(&defects_dir())).unwrap();
+    import::run(&db.url, &import_options(&defects_dir())).unwrap();
     let client =
         common::client_with(&db.url, &[("catalog_poll_ms", serde_json::json!(1000))]).await;
     let old = client
@@ -145,7 +128,7 @@ async fn the_api_answers_throughout_an_import() {
     let dump = common::generated_dump("live", 20_000, 9);
     let url = db.url.clone();
     let dir = dump.0.clone();
-    let importer = std::thread::spawn(move || import::run(&url, &options(&dir)).map(|_| ()));
+    let importer = std::thread::spawn(move || import::run(&url, &import_options(&dir)).map(|_| ()));
     let mut answers = Vec::new();
     while !importer.is_finished() {
         let response = client.get("/products/1/styles").dispatch().await;

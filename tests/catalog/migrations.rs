@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Barrier};
 
-use crate::common::{schema_signature, TestDb};
+use crate::common::{schema_signature, Line, TestDb};
 use atelier::db::migrations::{self, MIGRATIONS};
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
@@ -158,12 +158,6 @@ fn tables_and_columns_are_the_contracts() {
         "styles_answers.body text NO",
     ];
     assert_eq!(got, expected);
-}
-
-#[derive(QueryableByName, Debug)]
-struct Line {
-    #[diesel(sql_type = Text)]
-    line: String,
 }
 
 fn lines(conn: &mut PgConnection, sql: &str) -> Vec<String> {

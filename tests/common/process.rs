@@ -1,7 +1,8 @@
 //! The `atelier` binary as a process of its own: [`atelier`] for any of
 //! its commands, and [`Serve`] for `atelier serve` on a free port, started
 //! and waited for, its output where the test wants it ([`Output`]), and
-//! killed when the test drops it.
+//! killed when the test drops it; or run to its end, for a start-up that
+//! must fail.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -77,6 +78,12 @@ impl Serve {
     pub fn output(mut self, output: Output) -> Serve {
         self.output = output;
         self
+    }
+
+    /// Runs it to its end, its standard output and error captured: for a
+    /// start-up that must fail.
+    pub fn run(mut self) -> std::process::Output {
+        self.command.output().unwrap()
     }
 
     /// Starts it and returns once it answers `GET path` (at most 60 s),

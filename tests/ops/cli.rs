@@ -190,13 +190,7 @@ fn database_variables_reach_the_pool() {
     // A value that cannot be a pool size must stop start-up and be named:
     // proof the variable is read (it once lost to the built-in default).
     let db = TestDb::migrated();
-    let output = atelier()
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("DATABASE_POOL_SIZE", "many")
-        .env("ROCKET_PORT", "0")
-        .output()
-        .unwrap();
+    let output = Serve::new(&db.url).env("DATABASE_POOL_SIZE", "many").run();
     assert!(!output.status.success());
     // Rocket logs to standard output.
     let log = String::from_utf8_lossy(&output.stdout);
@@ -210,14 +204,10 @@ fn database_variables_reach_the_pool() {
 fn a_replica_lag_bound_that_is_not_seconds_stops_start_up() {
     let db = TestDb::migrated();
     for (value, said) in [("-1", "got -1"), ("soon", "got \"soon\"")] {
-        let output = atelier()
-            .arg("serve")
-            .env("DATABASE_URL", &db.url)
+        let output = Serve::new(&db.url)
             .env("DATABASE_REPLICA_URLS", &db.url)
             .env("DATABASE_REPLICA_MAX_LAG", value)
-            .env("ROCKET_PORT", "0")
-            .output()
-            .unwrap();
+            .run();
         assert!(!output.status.success());
         let log = String::from_utf8_lossy(&output.stdout);
         assert!(
@@ -327,16 +317,7 @@ fn sigterm_answers_the_requests_in_flight_then_exits_0() {
         .map(|_| std::thread::spawn(move || http_get(port, "/products/1")))
         .collect();
     let mut watch = db.connect();
-    loop {
-        let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT count(*) FROM pg_stat_activity \
-              WHERE datname = current_database() AND wait_event_type = 'Lock')",
-        ))
-        .get_result(&mut watch)
-        .unwrap();
-        if waiting > 0 {
-            break;
-        }
+    while !common::waits_on_a_lock(&mut watch, "") {
         assert!(Instant::now() < deadline, "no request reached the database");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -552,13 +533,9 @@ fn a_token_from_token_new_opens_the_admin_api_and_reaches_no_log() {
 
     // A token pasted where its hash belongs stops the start, and the
     // message does not repeat it.
-    let output = atelier()
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("ROCKET_PORT", free_port().to_string())
+    let output = Serve::new(&db.url)
         .env("ATELIER_ADMIN_TOKENS", format!("ops:{token}"))
-        .output()
-        .unwrap();
+        .run();
     assert!(!output.status.success());
     let said = format!(
         "{}{}",

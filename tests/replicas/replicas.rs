@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::common;
 use crate::common::replica::{eventually, replica_of, REPLAY};
 use crate::common::{free_port, TestDb};
-use atelier::import::{self, ImportOptions, ProgressMode};
+use atelier::import;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rocket::http::Status;
@@ -74,6 +74,20 @@ fn rename_on_primary(db: &TestDb, id: i32, name: &str) {
         .unwrap();
 }
 
+/// Returns once the replica at `replica_url` has replayed the rename of
+/// product `id` to `name` (at most 30 s).
+fn until_replayed(replica_url: &str, id: i32, name: &str) {
+    eventually("the replica to replay the rename", || {
+        let mut conn = PgConnection::establish(replica_url).ok()?;
+        let replayed: String = atelier::catalog::schema::product::table
+            .find(id)
+            .select(atelier::catalog::schema::product::name)
+            .get_result(&mut conn)
+            .ok()?;
+        (replayed == name).then_some(())
+    });
+}
+
 /// A port nothing listens on.
 fn dead_url(db: &TestDb) -> String {
     let port = free_port();
@@ -110,15 +124,7 @@ async fn reads_are_answered_by_the_replica() {
     assert!(sessions >= 1, "no session of the service on the replica");
 
     drop(paused);
-    eventually("the replica to replay the rename", || {
-        let mut conn = PgConnection::establish(&replica).ok()?;
-        let name: String = atelier::catalog::schema::product::table
-            .find(1)
-            .select(atelier::catalog::schema::product::name)
-            .get_result(&mut conn)
-            .ok()?;
-        (name == "Renamed on the primary").then_some(())
-    });
+    until_replayed(&replica, 1, "Renamed on the primary");
     assert_eq!(
         product_name(&from_replica, 1).await,
         "Renamed on the primary"
@@ -176,16 +182,7 @@ async fn an_import_on_the_primary_reaches_an_instance_reading_the_replica() {
     // serving the catalog its database has, and re-caches it.
     let paused = ReplayPaused::new(&replica);
     let dump = common::generated_dump("replica-import", 50, 3);
-    import::run(
-        &db.url,
-        &ImportOptions {
-            dir: dump.0.clone(),
-            rejects: dump.0.join("rejects.csv"),
-            max_reject_percent: 100.0,
-            progress: ProgressMode::Quiet,
-        },
-    )
-    .unwrap();
+    import::run(&db.url, &common::import_options(&dump.0)).unwrap();
     let imported: String = atelier::catalog::schema::product::table
         .find(1)
         .select(atelier::catalog::schema::product::name)
@@ -333,15 +330,7 @@ async fn a_replica_whose_replay_is_paused_past_the_bound_is_skipped_until_it_cat
     assert_eq!(metric(&client, FALLBACK_DOWN).await, 0.0);
 
     drop(paused);
-    eventually("the replica to replay the rename", || {
-        let mut conn = PgConnection::establish(&replica).ok()?;
-        let name: String = atelier::catalog::schema::product::table
-            .find(1)
-            .select(atelier::catalog::schema::product::name)
-            .get_result(&mut conn)
-            .ok()?;
-        (name == "Renamed on the primary").then_some(())
-    });
+    until_replayed(&replica, 1, "Renamed on the primary");
     let caught_up = Instant::now();
     until("the replica to be read again", || async {
         (replica_state(&client).await.0 == "in_use").then_some(())
