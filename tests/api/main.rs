@@ -16,10 +16,13 @@
 //!
 //! These tests share the process: each has its own database
 //! ([`common::TestDb`]), its own application (its own cache, pools,
-//! metrics and statement counter), its own ports and scratch directories;
-//! none sets an environment variable or a process-global logger, nor
-//! reads the shared replica. A test that needs any of that belongs in a
-//! suite of its own (see `tests/replicas`, `tests/ops`).
+//! metrics and statement counter), its own ports and scratch directories.
+//! What is the process's is the same for all of them: the environment
+//! (`.env` loaded, nothing set by a test) and Rocket's logger, which the
+//! first application installs, at `critical` for every one
+//! ([`common::test_figment`]). None reads the shared replica. A test that
+//! needs to change any of that belongs in a suite of its own (see
+//! `tests/replicas`, `tests/ops`).
 //!
 //! Several tests here bound wall-clock time (an outage's 503s at once, a
 //! write seen on another instance within a second, stale answers, slow
