@@ -395,3 +395,76 @@ fn imported_pages_are_all_visible() {
         assert_eq!(pages.visible, pages.pages, "{}", table.table_name());
     }
 }
+
+/// A dump of `dense` products with ids from 1, and products with ids near
+/// 2^31: each with one style, one photo and one sku.
+fn write_sparse_dump(dir: &Path, dense: i32, sparse: &[i32]) -> Vec<i32> {
+    let ids: Vec<i32> = (1..=dense).chain(sparse.iter().copied()).collect();
+    let mut files: Vec<(&str, String)> = vec![
+        (
+            "product.csv",
+            "id,name,slogan,description,category,default_price\n".into(),
+        ),
+        ("features.csv", "id,product_id,feature,value\n".into()),
+        (
+            "styles.csv",
+            "id,productId,name,sale_price,original_price,default_style\n".into(),
+        ),
+        ("photos.csv", "id,styleId,url,thumbnail_url\n".into()),
+        ("skus.csv", "id,styleId,size,quantity\n".into()),
+        (
+            "related.csv",
+            "id,current_product_id,related_product_id\n".into(),
+        ),
+    ];
+    for (n, id) in ids.iter().enumerate() {
+        let style = n + 1;
+        files[0].1 +=
+            &format!("{id},\"Product {id}\",\"Slogan\",\"Description\",\"Jackets\",140\n");
+        files[2].1 += &format!("{style},{id},\"Forest Green\",null,140,1\n");
+        files[3].1 += &format!(
+            "{style},{style},\"https://img.example/{style}.jpg\",\"https://img.example/{style}-t.jpg\"\n"
+        );
+        files[4].1 += &format!("{style},{style},\"M\",{}\n", n % 30);
+    }
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    ids
+}
+
+#[test]
+fn sparse_ids_render_their_answers_in_as_few_batches_as_dense_ones() {
+    let db = TestDb::migrated();
+    let scratch = Scratch::new("sparse");
+    let dump = scratch.0.join("dump");
+    std::fs::create_dir_all(&dump).unwrap();
+    // The original service's test rows reach 987,654,326; these reach the
+    // largest id a product can have.
+    let ids = write_sparse_dump(&dump, 2_001, &[987_654_326, 2_147_483_600, i32::MAX]);
+    let report = import_dir(&db, &dump, &scratch.0.join("rejects.csv")).unwrap();
+    // 2,004 products, 2,000 a batch: 2 batches (by id arithmetic it would
+    // be over a million).
+    assert_eq!(report.answer_batches, 2);
+    let mut conn = db.connect();
+    use atelier::catalog::schema::styles_answers;
+    let stored: Vec<(i32, String)> = styles_answers::table
+        .order(styles_answers::product_id)
+        .select((styles_answers::product_id, styles_answers::body))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(stored.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
+    let last = stored.last().unwrap();
+    let rendered = atelier::catalog::answers::render_ids(&mut conn, &[i32::MAX]).unwrap();
+    assert_eq!(rendered.len(), 1);
+    assert_eq!(
+        (rendered[0].0, rendered[0].1 .0.as_str()),
+        (last.0, last.1.as_str())
+    );
+    assert!(
+        last.1
+            .starts_with(&format!("{{\"product_id\":\"{}\",", i32::MAX)),
+        "{}",
+        last.1
+    );
+}
