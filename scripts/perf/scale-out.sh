@@ -158,7 +158,8 @@ closed_load() { # name duration list-file
 scrape_once() {
   local n
   for n in 1 2 3; do
-    curl -s --max-time 1 "http://127.0.0.1:$(port_of "$n")/metrics" 2>/dev/null |
+    # An instance that is down (killed, restarting) has nothing to say.
+    { curl -s --max-time 1 "http://127.0.0.1:$(port_of "$n")/metrics" 2>/dev/null || true; } |
       awk -v n="$n" '/^atelier_db_replica_lag_seconds\{/ {print n, "lag", $NF}
                      /^atelier_db_fallback_reads_total\{reason="lag"\}/ {print n, "fallback", $NF}'
   done >> "$LOGDIR/$1-replicas.txt"
