@@ -17,7 +17,7 @@ ensure_schemathesis
 ensure_chart_tools
 
 # The load reports' chart maker, on synthetic runs (a few seconds). The
-# dashboard and the alert rules are checked by tests/observability.rs.
+# dashboard and the alert rules are checked by tests/ops/observability.rs.
 echo "==> charts self-test"
 charts self-test
 

@@ -1,7 +1,7 @@
-# The tools tests/deploy.rs checks the deployment kit with (sourced by
+# The tools tests/ops/deploy.rs checks the deployment kit with (sourced by
 # scripts/test.sh): nginx (`nginx -t`, and nginx itself in front of the
 # test's stand-in instances), packer (`packer validate`) and systemd's
-# `systemd-analyze verify`, and the one tests/telemetry.rs checks /metrics
+# `systemd-analyze verify`, and the one tests/ops/telemetry.rs checks /metrics
 # with (`promtool check metrics`, in the prometheus package), all from
 # Debian's packages.
 #

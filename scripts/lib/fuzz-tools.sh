@@ -1,6 +1,6 @@
-# The property-based fuzzer tests/fuzz.rs runs against the service
+# The property-based fuzzer tests/ops/fuzz.rs runs against the service
 # (sourced by scripts/test.sh): schemathesis, from PyPI, at a pinned version,
-# in a virtualenv of its own outside the work tree. tests/fuzz.rs finds it at
+# in a virtualenv of its own outside the work tree. tests/ops/fuzz.rs finds it at
 # the same path (or at $SCHEMATHESIS).
 
 . "$(dirname "${BASH_SOURCE[0]}")/venv.sh"

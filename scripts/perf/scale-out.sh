@@ -57,7 +57,9 @@ port_of() { echo $((3000 + $1)); }
 start_instance() {
   local n=$1 replicas=
   [ "$n" -le 2 ] && replicas=$REPLICA_URL
-  env ROCKET_LOG_LEVEL=critical ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$(port_of "$n")" \
+  # Request log lines off, as in the other load scripts: at these rates they
+  # are most of an instance's output and take CPU from the run.
+  env ROCKET_LOG_LEVEL=critical ATELIER_LOG=info,atelier::request=warn ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$(port_of "$n")" \
     ROCKET_SHUTDOWN='{grace=5,mercy=2}' DATABASE_URL="$DATABASE_URL" \
     DATABASE_REPLICA_URLS="$replicas" "$BIN" serve >> "$LOGDIR/instance-$n.log" 2>&1 &
   PIDS[$n]=$!
@@ -158,7 +160,8 @@ closed_load() { # name duration list-file
 scrape_once() {
   local n
   for n in 1 2 3; do
-    curl -s --max-time 1 "http://127.0.0.1:$(port_of "$n")/metrics" 2>/dev/null |
+    # An instance that is down (killed, restarting) has nothing to say.
+    { curl -s --max-time 1 "http://127.0.0.1:$(port_of "$n")/metrics" 2>/dev/null || true; } |
       awk -v n="$n" '/^atelier_db_replica_lag_seconds\{/ {print n, "lag", $NF}
                      /^atelier_db_fallback_reads_total\{reason="lag"\}/ {print n, "fallback", $NF}'
   done >> "$LOGDIR/$1-replicas.txt"

@@ -1,15 +1,24 @@
-//! Shared test support: a fresh PostgreSQL database per test, the real Rocket
-//! application on top of it, and the schema as the catalog describes it.
+//! Shared test support, for every suite (each `tests/<suite>/main.rs` has
+//! it as `mod common`): a fresh PostgreSQL database per test, the real
+//! Rocket application on top of it, and the schema as the catalog describes
+//! it; raw HTTP ([`http`]), the `atelier` binary as a process
+//! ([`process`]) and the shared streaming replica ([`replica`]).
+//!
+//! Nothing here is per test binary but [`replica::REPLAY`] and the counters
+//! that keep names apart within a process (databases, scratch directories).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fixtures;
 pub mod http;
+pub mod process;
+pub mod replica;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use atelier::db::migrations;
 use atelier::import::tables::Table;
+use atelier::import::{ImportOptions, ProgressMode};
 use atelier::{app, config};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -153,10 +162,11 @@ pub async fn client(db: &TestDb) -> Client {
     client_with(&db.url, &[]).await
 }
 
-#[derive(QueryableByName)]
-struct Line {
+/// A row of one text column, for raw SQL that gives lines.
+#[derive(QueryableByName, Debug)]
+pub struct Line {
     #[diesel(sql_type = Text)]
-    line: String,
+    pub line: String,
 }
 
 /// Every column, index, constraint and trigger of the tables in `schema`, its
@@ -204,6 +214,24 @@ pub fn schema_signature(conn: &mut PgConnection, schema: &str) -> Vec<String> {
     .collect()
 }
 
+/// A quiet import of the dump in `dir`, its rejects written beside it,
+/// whatever their share.
+pub fn import_options(dir: &Path) -> ImportOptions {
+    ImportOptions {
+        dir: dir.to_path_buf(),
+        rejects: dir.join("rejects.csv"),
+        max_reject_percent: 100.0,
+        progress: ProgressMode::Quiet,
+    }
+}
+
+/// `url` without TLS: a test that runs the catalog watcher's thread may end
+/// while it connects, and OpenSSL's exit handlers then crash.
+pub fn plain(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
 /// The importer's defects fixture (see its README).
 pub fn defects_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/defects")
@@ -213,8 +241,15 @@ pub fn defects_dir() -> PathBuf {
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
+    /// A new directory named after `name`, the process and a number of its
+    /// own: tests that share a process may give the same name.
     pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("atelier-test-{}-{name}", std::process::id()));
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "atelier-test-{}-{}-{name}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
@@ -275,21 +310,36 @@ impl ProductLock {
     }
 }
 
-/// Returns once a session of `db` waits for a lock.
-pub async fn until_a_lock_is_waited_on(db: &TestDb) {
+/// Whether a session of the database `conn` is connected to waits for a
+/// lock, running a statement that starts with `query_start` (`""`: any).
+pub fn waits_on_a_lock(conn: &mut PgConnection, query_start: &str) -> bool {
+    let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "(SELECT count(*) FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock'
+             AND query LIKE '{query_start}%')"
+    )))
+    .get_result(conn)
+    .unwrap();
+    waiting > 0
+}
+
+/// Returns once a session of `db` runs a statement that starts with
+/// `query_start` and waits on a lock (at most 30 s).
+pub async fn until_waiting(db: &TestDb, query_start: &str) {
     let mut conn = db.connect();
-    loop {
-        let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT count(*) FROM pg_stat_activity \
-              WHERE datname = current_database() AND wait_event_type = 'Lock')",
-        ))
-        .get_result(&mut conn)
-        .unwrap();
-        if waiting > 0 {
-            return;
-        }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !waits_on_a_lock(&mut conn, query_start) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing waited on {query_start:?}"
+        );
         rocket::tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+}
+
+/// Returns once a session of `db` waits for a lock (at most 30 s).
+pub async fn until_a_lock_is_waited_on(db: &TestDb) {
+    until_waiting(db, "").await;
 }
 
 /// A TCP port on loopback that nothing listens on right now, for a server

@@ -1,0 +1,257 @@
+//! Statements per request, counted by the pool's own connections (Diesel
+//! instrumentation): a fixed number per endpoint, whatever the number of
+//! styles, photos and skus, and none at all for a request rejected as bad.
+#![allow(clippy::unwrap_used)]
+
+use crate::common;
+use crate::common::TestDb;
+use atelier::db::pool::StatementCounter;
+use rocket::http::Status;
+use rocket::local::asynchronous::Client;
+
+async fn statements_for(client: &Client, uri: &str, status: Status) -> u64 {
+    let counter = client.rocket().state::<StatementCounter>().unwrap().clone();
+    let before = counter.total();
+    let response = client.get(uri).dispatch().await;
+    assert_eq!(response.status(), status, "{uri}");
+    counter.total() - before
+}
+
+/// Product 60: sixty styles, each with two photos and three skus; product
+/// 61: one style with one photo and one sku.
+fn insert_products_with_1_and_60_styles(db: &TestDb) {
+    use diesel::connection::SimpleConnection;
+    db.connect()
+        .batch_execute(
+            "INSERT INTO product (id, name, slogan, description, category, default_price)
+             VALUES (60, 'Sixty', 's', 'd', 'c', 1), (61, 'One', 's', 'd', 'c', 1);
+             INSERT INTO styles (id, product_id, name, sale_price, original_price, default_style)
+             SELECT 6000 + n, 60, 'Style ' || n, NULL, 10, n = 0 FROM generate_series(0, 59) n;
+             INSERT INTO styles VALUES (6100, 61, 'Only', NULL, 10, true);
+             INSERT INTO photos (id, style_id, url, thumbnail_url)
+             SELECT 60000 + n, 6000 + n / 2, 'https://x.example/' || n, 'https://x.example/t' || n
+               FROM generate_series(0, 119) n;
+             INSERT INTO photos VALUES (61000, 6100, 'https://x.example/u', 'https://x.example/t');
+             INSERT INTO skus (id, style_id, size, quantity)
+             SELECT 60000 + n, 6000 + n / 3, 'S', n FROM generate_series(0, 179) n;
+             INSERT INTO skus VALUES (61000, 6100, 'M', 1);",
+        )
+        .unwrap();
+}
+
+#[rocket::async_test]
+async fn statements_per_request() {
+    let db = TestDb::with_fixtures();
+    insert_products_with_1_and_60_styles(&db);
+    let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
+    let cases = [
+        // No stored answers (the fixtures are inserted, not imported): one
+        // statement finds none, four more load the product, its styles, their
+        // photos and their skus, whatever their number (sixty styles, 120
+        // photos, 180 skus, or one of each, or no styles at all), between
+        // the BEGIN and COMMIT of one snapshot.
+        ("/products/60/styles", Status::Ok, 7),
+        ("/products/61/styles", Status::Ok, 7),
+        ("/products/11/styles", Status::Ok, 7),
+        ("/products/3/styles", Status::Ok, 7),
+        // No product: the first statement tells 404 already.
+        ("/products/42/styles", Status::NotFound, 1),
+        ("/products", Status::Ok, 1),
+        ("/products?page=2&count=1000", Status::Ok, 1),
+        // The products with their features (or related rows) joined: no
+        // rows tells 404, a product row with no child tells "none".
+        ("/products/1", Status::Ok, 1),
+        ("/products/42", Status::NotFound, 1),
+        ("/products/1/related", Status::Ok, 1),
+        ("/products/3/related", Status::Ok, 1),
+        ("/products/42/related", Status::NotFound, 1),
+        ("/products/abc", Status::BadRequest, 0),
+        ("/products?count=0", Status::BadRequest, 0),
+    ];
+    for (uri, status, expected) in cases {
+        // Twice: the first request on a connection prepares statements, the
+        // second reuses them; neither may add a statement.
+        for _ in 0..2 {
+            assert_eq!(
+                statements_for(&client, uri, status).await,
+                expected,
+                "{uri}"
+            );
+        }
+    }
+}
+
+/// A stored `/styles` answer is one statement, which also tells 404, with
+/// one style or sixty; after `atelier answers refresh` too.
+#[rocket::async_test]
+async fn stored_styles_answers_take_one_statement() {
+    let db = TestDb::with_fixtures();
+    insert_products_with_1_and_60_styles(&db);
+    let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
+    let uris = [
+        ("/products/60/styles", Status::Ok),
+        ("/products/61/styles", Status::Ok),
+        ("/products/11/styles", Status::Ok),
+        ("/products/3/styles", Status::Ok),
+        ("/products/42/styles", Status::NotFound),
+    ];
+    let mut from_rows = Vec::new();
+    for (uri, status) in uris {
+        let response = client.get(uri).dispatch().await;
+        assert_eq!(response.status(), status);
+        from_rows.push(response.into_string().await);
+    }
+    let report = atelier::catalog::answers::refresh(
+        &mut db.connect(),
+        &atelier::catalog::answers::RefreshScope::Missing,
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.stored, 9);
+    for ((uri, status), body) in uris.into_iter().zip(from_rows) {
+        for _ in 0..2 {
+            assert_eq!(statements_for(&client, uri, status).await, 1, "{uri}");
+        }
+        let response = client.get(uri).dispatch().await;
+        assert_eq!(response.into_string().await, body, "{uri}");
+    }
+}
+
+/// Lookups that wait for the connection together are answered by one
+/// statement per kind, and each gets exactly the answer it gets alone.
+#[rocket::async_test]
+async fn lookups_waiting_together_share_one_statement_per_kind() {
+    use rocket::futures::future::{join, join_all};
+
+    let db = TestDb::with_rendered_fixtures();
+    let client = common::client_with(
+        &db.url,
+        &[
+            ("databases.atelier.pool_size", serde_json::json!(1)),
+            ("cache_enabled", serde_json::json!(false)),
+        ],
+    )
+    .await;
+    let uris = [
+        "/products/1",
+        "/products/11",
+        "/products/42",
+        "/products/1",
+        "/products/1/styles",
+        "/products/11/styles",
+        "/products/3/styles",
+        "/products/42/styles",
+        "/products/1/related",
+        "/products/3/related",
+        "/products/42/related",
+        "/products/1/related",
+    ];
+    let fetch = |uri: &'static str| {
+        let client = &client;
+        async move {
+            let response = client.get(uri).dispatch().await;
+            (response.status(), response.into_string().await)
+        }
+    };
+    let mut alone = Vec::new();
+    for uri in uris {
+        alone.push(fetch(uri).await);
+    }
+
+    // The first lookup takes the only connection and waits on a lock held
+    // here; everything else queues behind it until the lock goes.
+    let counter = client.rocket().state::<StatementCounter>().unwrap().clone();
+    let lock = common::ProductLock::take(&db);
+    let before = counter.total();
+    let (gate, together) = join(fetch("/products/2/related"), async {
+        common::until_a_lock_is_waited_on(&db).await;
+        join(join_all(uris.map(fetch)), lock.release_soon()).await.0
+    })
+    .await;
+    assert_eq!(gate.0, Status::Ok);
+    assert_eq!(together, alone);
+    // The gate's statement, then one for each kind: products, stored
+    // styles answers, related.
+    assert_eq!(counter.total() - before, 4);
+}
+
+/// With the cache off, lookups of a product that is being fetched join that
+/// fetch: a stampede on one id is one statement, whenever its requests come.
+#[rocket::async_test]
+async fn lookups_of_an_id_in_flight_join_its_fetch() {
+    use rocket::futures::future::{join, join_all};
+
+    let db = TestDb::with_rendered_fixtures();
+    let client = common::client_with(
+        &db.url,
+        &[
+            ("databases.atelier.pool_size", serde_json::json!(2)),
+            ("cache_enabled", serde_json::json!(false)),
+        ],
+    )
+    .await;
+    let fetch = || async {
+        let response = client.get("/products/11/styles").dispatch().await;
+        (response.status(), response.into_string().await)
+    };
+    let alone = fetch().await;
+    let counter = client.rocket().state::<StatementCounter>().unwrap().clone();
+    let lock = common::ProductLock::take(&db);
+    let before = counter.total();
+    // The first fetch waits on the lock; the others come while it waits,
+    // with a second connection idle that could have fetched them again.
+    let (first, rest) = join(fetch(), async {
+        common::until_a_lock_is_waited_on(&db).await;
+        join(join_all((0..20).map(|_| fetch())), lock.release_soon())
+            .await
+            .0
+    })
+    .await;
+    assert_eq!(first, alone);
+    assert!(rest.iter().all(|answer| *answer == alone));
+    assert_eq!(counter.total() - before, 1);
+}
+
+/// Every catalog statement has a fixed shape, so Diesel prepares it once per
+/// connection and reuses it: calling everything again prepares nothing new.
+/// And a pooled connection runs each with its generic plan, never planning an
+/// execution anew (PostgreSQL's default would, for every one of these).
+#[test]
+fn catalog_statements_are_prepared_and_planned_once_per_connection() {
+    use atelier::catalog::queries::{self, Page};
+    use atelier::db::pool::DbManager;
+    use diesel::prelude::*;
+    use diesel::r2d2::ManageConnection;
+    use diesel::sql_types::BigInt;
+
+    let db = TestDb::with_fixtures();
+    let mut pooled = DbManager::new(db.url.clone(), StatementCounter::default())
+        .connect()
+        .unwrap();
+    let conn: &mut PgConnection = &mut pooled;
+    // (prepared statements, executions planned anew, executions on the
+    // generic plan). Raw SQL is never cached by Diesel, so this adds nothing.
+    let plans = |conn: &mut PgConnection| -> (i64, i64, i64) {
+        diesel::select(diesel::dsl::sql::<(BigInt, BigInt, BigInt)>(
+            "count(*), coalesce(sum(custom_plans), 0)::int8, coalesce(sum(generic_plans), 0)::int8 \
+             FROM pg_prepared_statements",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    let mut counts = Vec::new();
+    for _ in 0..2 {
+        for ids in [&[1][..], &[3, 11], &[42], &[1, 2, 3, 4, 5, 7, 11]] {
+            queries::find_products(conn, ids).unwrap();
+            queries::find_styles_answers(conn, ids).unwrap();
+            queries::find_related_ids_by_product(conn, ids).unwrap();
+        }
+        queries::list_products(conn, Page { page: 1, count: 5 }, None).unwrap();
+        counts.push(plans(conn));
+    }
+    // products with features, styles answers, products, styles, photos,
+    // skus, products with related,
+    // one page shape; 25 and 50 executions (no answers are stored here, so
+    // every id set with a product in it reads the rows too).
+    assert_eq!(counts, [(8, 0, 25), (8, 0, 50)]);
+}
