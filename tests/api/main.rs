@@ -13,6 +13,7 @@
 //! | [`resilience`] | a database unreachable, busy or cut |
 //! | [`outage`] | a database outage: 503 at once, stale answers, recovery |
 //! | [`admin`] | the admin API |
+//! | [`search`] | `?q=` and filters on `/products`, `/categories`: exact answers, refusals, the index |
 //!
 //! These tests share the process: each has its own database
 //! ([`common::TestDb`]), its own application (its own cache, pools,
@@ -41,4 +42,5 @@ mod http;
 mod openapi;
 mod outage;
 mod resilience;
+mod search;
 mod statements;

@@ -7,11 +7,10 @@
 //! the index an import builds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use crate::common;
+use crate::common::TestDb;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rocket::http::{Header, Status};
