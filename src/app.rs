@@ -58,9 +58,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         }))
 }
 
-/// The request fairing and CORS, in that order (response fairings run in
-/// the order attached: a request over a limit gets its error before CORS
-/// adds its headers), and `/metrics` on the API's address or its own.
+/// The request fairing, which adds the CORS headers too, the CORS policy
+/// for the preflight routes, and `/metrics` on the API's address or its own.
 async fn attach_http(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
     let (Some(settings), Some(metrics)) = (
         rocket.state::<Settings>().cloned(),
@@ -77,8 +76,11 @@ async fn attach_http(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
         }
     };
     let rocket = rocket
-        .attach(Requests::new(Limits::new(&settings), Arc::clone(&metrics)))
-        .attach(cors.clone())
+        .attach(Requests::new(
+            Limits::new(&settings),
+            Arc::clone(&metrics),
+            cors.clone(),
+        ))
         .manage(cors);
     match settings.metrics_address {
         None => Ok(rocket.mount("/", metrics_routes())),

@@ -18,6 +18,7 @@ use crate::http::cache::{
     page_key, product_key, CachedResponse, Loaded, ProductAnswer, ResponseCache,
 };
 use crate::http::compression;
+use crate::http::context::{context, HeaderAt};
 use crate::http::error::{ApiError, JsonBody};
 
 /// Which path to the database this application takes.
@@ -38,7 +39,9 @@ pub struct Api<'r> {
     anchors: &'r PageAnchors,
     pub settings: &'r Settings,
     if_none_match: Option<&'r str>,
-    /// Looked up only for an answer large enough to compress.
+    /// Where the request's `Accept-Encoding` is, read only for an answer
+    /// large enough to compress.
+    accept_encoding: HeaderAt,
     headers: &'r rocket::http::HeaderMap<'r>,
 }
 
@@ -63,12 +66,17 @@ impl<'r> FromRequest<'r> for Api<'r> {
             Some(dispatcher) => Database::Direct(dispatcher),
             None => Database::Naive(rocket),
         };
+        // Where the request fairing found the headers: no lookup by name.
+        let context = context(request);
         Outcome::Success(Api {
             database,
             cache,
             anchors,
             settings,
-            if_none_match: request.headers().get_one("If-None-Match"),
+            if_none_match: context
+                .if_none_match
+                .find(request.headers(), "If-None-Match"),
+            accept_encoding: context.accept_encoding,
             headers: request.headers(),
         })
     }
@@ -180,7 +188,8 @@ impl Api<'_> {
             .is_some_and(|tags| answer.body.matches(tags));
         let mut encoding = compression::Encoding::Identity;
         if answer.body.compressible() {
-            encoding = compression::negotiate(self.headers.get_one("Accept-Encoding"));
+            encoding =
+                compression::negotiate(self.accept_encoding.find(self.headers, "Accept-Encoding"));
             // Compressed here, once per cached answer, not in the responder
             // (a 304 names the encoding's tag too).
             if self

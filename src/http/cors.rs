@@ -3,13 +3,15 @@
 //! public and read-only; or a list), the headers every answer carries for
 //! them, and the answer to a preflight `OPTIONS`.
 //!
-//! A small fairing rather than `rocket_cors`: its fairing parses and formats
-//! its headers on every response, where here every header value is made once
-//! at start-up, so a cached hit pays one header insertion (two with an
-//! `Origin`), and the preflight routes are the ones `methods` makes for each
-//! path, which also answer `Allow`.
+//! Not `rocket_cors`: its fairing parses and formats its headers on every
+//! response, where here every header value is made once at start-up. The
+//! request fairing (`telemetry`) decides each request's headers from its
+//! `Origin` on arrival ([`Cors::verdict`]), in its one pass over the
+//! headers, and adds them on the way out ([`Cors::apply`]): a cached hit pays
+//! one header insertion (two with an `Origin`), and no fairing of its own.
+//! The preflight routes are the ones `methods` makes for each path, which
+//! also answer `Allow`.
 
-use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{Header, Status};
 use rocket::{Request, Response};
 
@@ -47,6 +49,17 @@ pub enum Origins {
     /// Only these (scheme, host and port, as browsers send `Origin`); the
     /// answer names the origin and says it varies with `Origin`.
     Listed(Vec<&'static str>),
+}
+
+/// The CORS headers of one answer, decided when its request arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorsVerdict {
+    /// The answer varies with `Origin` (the origins are listed).
+    vary: bool,
+    /// Its `Access-Control-Allow-Origin`, if any.
+    allowed: Option<&'static str>,
+    /// The request has an `Origin`: a script of another origin asks.
+    from_script: bool,
 }
 
 /// The CORS policy of one application, its header values made once.
@@ -101,17 +114,26 @@ impl Cors {
         }
     }
 
-    /// The CORS headers of an answer to `request`.
-    fn apply(&self, request: &Request<'_>, response: &mut Response<'_>) {
-        let origin = request.headers().get_one("Origin");
-        if let Origins::Listed(_) = self.origins {
+    /// What the answer to a request from `origin` (its `Origin` header, if
+    /// any) gets.
+    pub fn verdict(&self, origin: Option<&str>) -> CorsVerdict {
+        CorsVerdict {
+            vary: matches!(self.origins, Origins::Listed(_)),
+            allowed: self.allowed(origin),
+            from_script: origin.is_some(),
+        }
+    }
+
+    /// The CORS headers `verdict` gives an answer.
+    pub fn apply(verdict: CorsVerdict, response: &mut Response<'_>) {
+        if verdict.vary {
             response.adjoin_header(Header::new("Vary", "Origin"));
         }
-        if let Some(allowed) = self.allowed(origin) {
+        if let Some(allowed) = verdict.allowed {
             response.set_header(Header::new("Access-Control-Allow-Origin", allowed));
             // Only a script can read headers, and only one of another origin
             // needs telling which.
-            if origin.is_some() {
+            if verdict.from_script {
                 // A search's correction is a header the page shows.
                 let exposed = if response.headers().contains(SEARCH_CORRECTED) {
                     EXPOSED_WITH_CORRECTION
@@ -163,20 +185,6 @@ impl Cors {
     }
 }
 
-#[rocket::async_trait]
-impl Fairing for Cors {
-    fn info(&self) -> Info {
-        Info {
-            name: "CORS",
-            kind: Kind::Response,
-        }
-    }
-
-    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        self.apply(request, response);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -197,6 +205,23 @@ mod tests {
         );
         assert_eq!(listed.allowed(Some("https://evil.example")), None);
         assert_eq!(listed.allowed(None), None);
+        assert_eq!(
+            Cors::new("*").unwrap().verdict(None),
+            CorsVerdict {
+                vary: false,
+                allowed: Some("*"),
+                from_script: false
+            }
+        );
+        assert_eq!(
+            listed.verdict(Some("https://shop.example")),
+            CorsVerdict {
+                vary: true,
+                allowed: Some("https://shop.example"),
+                from_script: true
+            }
+        );
+        assert_eq!(listed.verdict(None).allowed, None);
         for bad in ["shop.example", "https://shop.example/", "https://a b"] {
             assert!(Cors::new(bad).is_err(), "{bad}");
         }

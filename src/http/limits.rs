@@ -47,20 +47,21 @@ impl Limits {
         }
     }
 
-    /// The limit `request` breaks, if any.
-    pub fn judge(&self, request: &Request<'_>) -> Option<Refusal> {
+    /// The limit `request` breaks, if any, given the size of its headers as
+    /// on the wire (`name: value\r\n` each) and its first `Content-Length`:
+    /// the request fairing reads both in its one pass over the headers.
+    pub fn judge(
+        &self,
+        request: &Request<'_>,
+        header_bytes: usize,
+        content_length: Option<&str>,
+    ) -> Option<Refusal> {
         let uri = request.uri();
         let target = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
         if target > self.max_url_bytes {
             return Some(Refusal::UriTooLong(self.max_url_bytes));
         }
-        // As on the wire: "name: value\r\n".
-        let headers: usize = request
-            .headers()
-            .iter()
-            .map(|h| h.name().len() + h.value().len() + 4)
-            .sum();
-        if headers > self.max_header_bytes {
+        if header_bytes > self.max_header_bytes {
             return Some(Refusal::HeadersTooLarge(self.max_header_bytes));
         }
         // Only methods with a body are asked: GET bodies are never read.
@@ -68,10 +69,7 @@ impl Limits {
             request.method(),
             Method::Get | Method::Head | Method::Options
         ) {
-            let declared = request
-                .headers()
-                .get_one("Content-Length")
-                .and_then(|n| n.trim().parse::<u64>().ok());
+            let declared = content_length.and_then(|n| n.trim().parse::<u64>().ok());
             if declared.is_some_and(|n| n > self.max_body_bytes) {
                 return Some(Refusal::BodyTooLarge(self.max_body_bytes));
             }

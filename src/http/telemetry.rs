@@ -1,9 +1,11 @@
 //! What the service tells its operators: logs through `tracing`, set up once
 //! per process ([`init`]), and the request fairing, the front door of every
 //! request: it gives the request its id (`X-Request-Id`, the client's if it
-//! sent a sane one), judges it against the size limits (`limits`), and on
-//! the way out counts it in the metrics and logs one line for it: method,
-//! path, status, latency, bytes and request id.
+//! sent a sane one), judges it against the size limits (`limits`), decides
+//! its CORS headers (`cors`), and on the way out adds them, counts it in the
+//! metrics and logs one line for it: method, path, status, latency, bytes
+//! and request id. One fairing for all of it: each fairing is a boxed
+//! future per request and phase, and each reads the request's headers.
 //!
 //! Rocket and r2d2 log through the `log` crate; `tracing-log` brings their
 //! records in, at warnings and errors only unless the filter asks for
@@ -28,7 +30,8 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Settings;
-use crate::http::context::{self, context, RequestContext};
+use crate::http::context::{context, RequestContext, RequestId, SeenHeaders};
+use crate::http::cors::Cors;
 use crate::http::error::ApiError;
 use crate::http::limits::Limits;
 use crate::metrics::Metrics;
@@ -105,12 +108,18 @@ fn refused_path() -> Origin<'static> {
 pub struct Requests {
     limits: Limits,
     metrics: Arc<Metrics>,
+    cors: Cors,
 }
 
 impl Requests {
-    /// Judges requests by `limits` and counts them into `metrics`.
-    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
-        Requests { limits, metrics }
+    /// Judges requests by `limits`, counts them into `metrics` and gives
+    /// their answers the headers of `cors`.
+    pub fn new(limits: Limits, metrics: Arc<Metrics>, cors: Cors) -> Self {
+        Requests {
+            limits,
+            metrics,
+            cors,
+        }
     }
 }
 
@@ -118,7 +127,7 @@ impl Requests {
 impl Fairing for Requests {
     fn info(&self) -> Info {
         Info {
-            name: "Requests: ids, limits, metrics, logs",
+            name: "Requests: ids, limits, CORS, metrics, logs",
             kind: Kind::Liftoff | Kind::Request | Kind::Response,
         }
     }
@@ -130,8 +139,14 @@ impl Fairing for Requests {
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
         self.metrics.http.in_flight.inc();
         let started = Instant::now();
-        let id = context::id_for(request);
-        let rejected = self.limits.judge(request);
+        let seen = SeenHeaders::read(request.headers());
+        let id = seen
+            .request_id
+            .and_then(RequestId::from_client)
+            .unwrap_or_default();
+        let rejected = self.limits.judge(request, seen.bytes, seen.content_length);
+        let cors = Some(self.cors.verdict(seen.origin));
+        let (if_none_match, accept_encoding) = (seen.if_none_match, seen.accept_encoding);
         let method = request.method();
         let refused_path = rejected.as_ref().map(|_| {
             let path = request.uri().path().to_string();
@@ -144,6 +159,9 @@ impl Fairing for Requests {
             id,
             rejected,
             refused_path,
+            cors,
+            if_none_match,
+            accept_encoding,
         });
     }
 
@@ -154,7 +172,8 @@ impl Fairing for Requests {
                 *response = rejected;
             }
         }
-        response.set_header(Header::new("X-Request-Id", context.id.clone()));
+        // Lent from the request's context, which outlives the answer.
+        response.set_header(Header::new("X-Request-Id", context.id.as_str()));
         // No admin answer may be kept by a cache, errors included: a 404
         // kept by nginx would be served to whoever asks next.
         let path = context
@@ -163,6 +182,9 @@ impl Fairing for Requests {
             .unwrap_or_else(|| request.uri().path().as_str());
         if path.starts_with("/admin") {
             response.set_header(Header::new("Cache-Control", "no-store"));
+        }
+        if let Some(verdict) = context.cors {
+            Cors::apply(verdict, response);
         }
         let latency = context.started.elapsed();
         self.metrics.http.in_flight.dec();
@@ -177,7 +199,7 @@ impl Fairing for Requests {
             // Microseconds are all a reader needs of it.
             latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
             bytes = response.body().preset_size().unwrap_or(0),
-            request_id = %context.id,
+            request_id = context.id.as_str(),
             "request"
         );
     }
