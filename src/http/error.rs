@@ -163,6 +163,20 @@ impl<'r> Responder<'r, 'static> for JsonBody {
     }
 }
 
+/// A response body fixed at build time, sent from where it lies rather than
+/// copied into a new buffer on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct StaticJson(pub &'static [u8]);
+
+impl<'r> Responder<'r, 'static> for StaticJson {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        Response::build()
+            .header(json_content_type())
+            .sized_body(self.0.len(), Cursor::new(self.0))
+            .ok()
+    }
+}
+
 /// Seconds a client is asked to wait before it tries a 503 again: the
 /// database probe looks more often than that (see `availability`).
 pub const RETRY_AFTER_SECONDS: &str = "1";

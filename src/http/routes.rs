@@ -19,7 +19,7 @@ use crate::catalog::views::{CategoryCountView, ProductDetailView, ProductView};
 use crate::http::api::Api;
 use crate::http::cache::{search_key, CachedResponse, ProductAnswer, WithHeader};
 use crate::http::cors::SEARCH_CORRECTED;
-use crate::http::error::{error_response, ApiError, JsonBody};
+use crate::http::error::{error_response, ApiError, JsonBody, StaticJson};
 use crate::metrics::Metrics;
 
 /// Products per page when `count` is not given.
@@ -263,8 +263,8 @@ pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<CachedRespon
 
 /// `GET /health`: a fixed answer that touches nothing, for load balancers.
 #[get("/health")]
-pub fn health() -> JsonBody {
-    JsonBody(br#"{"status":"ok"}"#.to_vec())
+pub fn health() -> StaticJson {
+    StaticJson(br#"{"status":"ok"}"#)
 }
 
 /// How long `/ready` waits for the database before it answers 503: a
@@ -306,8 +306,8 @@ pub fn metrics(metrics: &State<Arc<Metrics>>) -> (ContentType, String) {
 /// `docs/openapi.yaml` by build.rs, so the served document cannot drift from
 /// the one the contract tests check answers against.
 #[get("/openapi.json")]
-pub fn openapi() -> JsonBody {
-    JsonBody(include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json")).to_vec())
+pub fn openapi() -> StaticJson {
+    StaticJson(include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json")))
 }
 
 /// Every route of the API.
