@@ -310,19 +310,27 @@ pub fn openapi() -> StaticJson {
     StaticJson(include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json")))
 }
 
-/// Every route of the API.
+/// Every route of the API. Rocket tries the routes of a request's method
+/// one by one, in rank order (its defaults run from -12, a static path, to
+/// -4), until one matches; the catalog's four, which most requests are
+/// for, are ranked ahead of the rest so they are tried first. No two of
+/// them can match one path, nor can any of them and another route.
 pub fn api_routes() -> Vec<Route> {
-    routes![
+    let mut routes = routes![
         list_products,
-        list_categories,
         get_product,
         get_product_styles,
-        get_related_products,
-        health,
-        ready,
-        openapi
-    ]
+        get_related_products
+    ];
+    for route in &mut routes {
+        route.rank = CATALOG_RANK;
+    }
+    routes.extend(routes![list_categories, health, ready, openapi]);
+    routes
 }
+
+/// The rank of the catalog's routes: ahead of every default rank.
+const CATALOG_RANK: isize = -13;
 
 /// The route of `GET /metrics`, mounted on the API's address or its own.
 pub fn metrics_routes() -> Vec<Route> {
