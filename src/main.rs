@@ -19,8 +19,40 @@ use atelier::{admin, app, config};
 /// allocations (Rocket's and hyper's header maps and values, boxed futures,
 /// the task each request runs in), made on one worker thread and often freed
 /// on another, cost glibc several times what they cost mimalloc.
+///
+/// Its defaults would keep about half as much memory again as glibc does
+/// under load: memory it has freed is given back to the system only after a
+/// delay, and its arenas are committed eagerly. With both turned off the
+/// peak is within a few megabytes of glibc's, and a request costs the same.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_arena_eager_commit` and `mi_option_purge_delay`, by their
+/// places in mimalloc.h's `mi_option_t` (v2), which libmimalloc-sys does
+/// not name.
+#[cfg(target_os = "linux")]
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+#[cfg(target_os = "linux")]
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Sets the allocator's options (see [`ALLOCATOR`]) before the program's
+/// first allocation: mimalloc reserves its first arena then, before `main`,
+/// and commits it as the option says at that moment. Run by the loader,
+/// from `.init_array`, like a C constructor.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
+
+#[cfg(target_os = "linux")]
+extern "C" fn tune_allocator() {
+    // SAFETY: mi_option_set only stores a value in mimalloc's static option
+    // table, before anything else runs; any option and value are accepted.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
+}
 
 #[derive(Parser)]
 #[command(name = "atelier", version, about = "The Atelier Products API")]
