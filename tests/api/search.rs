@@ -625,7 +625,10 @@ async fn refresh_rebuilds_what_was_loaded_without_the_triggers() {
     assert_eq!(report.products, 12);
     let deadline = Instant::now() + Duration::from_secs(10);
     while found(&client, "zephyr").await != [30] {
-        assert!(Instant::now() < deadline, "the refreshed index never showed");
+        assert!(
+            Instant::now() < deadline,
+            "the refreshed index never showed"
+        );
         rocket::tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(words(&mut conn), ["zephyr"]);
