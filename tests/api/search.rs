@@ -398,6 +398,10 @@ async fn every_refusal_is_a_400_with_a_sentence() {
             "q must be at most 200 characters, got 201".into(),
         ),
         (
+            "/categories?category=a%00b".into(),
+            "category must not contain a NUL character".into(),
+        ),
+        (
             "/products?q=a&q=b".into(),
             "q must be given at most once, got it 2 times".into(),
         ),

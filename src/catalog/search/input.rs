@@ -300,6 +300,13 @@ impl Filters {
                     "category must be at most {MAX_CATEGORY_CHARS} characters, got {chars}"
                 )));
             }
+            // PostgreSQL's text holds no NUL: such a category names none,
+            // and binding it would be an error of the database's.
+            if category.contains('\0') {
+                return Err(InputError(
+                    "category must not contain a NUL character".into(),
+                ));
+            }
         }
         let min = min_price.map(|p| parse_cents("min_price", p)).transpose()?;
         let max = max_price.map(|p| parse_cents("max_price", p)).transpose()?;
