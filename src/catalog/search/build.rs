@@ -118,6 +118,14 @@ pub fn refresh(conn: &mut PgConnection) -> QueryResult<RefreshReport> {
         }
         let built = build_products(conn, "public", SCHEMA, i32::MIN, i32::MAX)?;
         build_words_and_counts(conn, "public", SCHEMA)?;
+        // Every instance's cached searches are of the old index: announced
+        // as a change to everything, delivered at commit. (The watcher's
+        // count of writes would see it too, but only once this session's
+        // statistics reach the server, which can take seconds.)
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(crate::catalog::changes::CHANNEL)
+            .bind::<Text, _>(crate::catalog::changes::EVERYTHING)
+            .execute(conn)?;
         Ok::<_, diesel::result::Error>(built)
     })?;
     Ok(RefreshReport {
