@@ -1,5 +1,6 @@
 //! Configuration: one figment, read once, from defaults, the environment and
-//! `.env` (through dotenvy). Every variable is listed in the README.
+//! `.env` (through dotenvy). Every variable is listed in docs/OPERATIONS.md,
+//! "Settings".
 //!
 //! - `DATABASE_URL` (required), `DATABASE_POOL_SIZE`, `DATABASE_TIMEOUT`,
 //!   `DATABASE_STATEMENT_TIMEOUT_MS`, `DATABASE_MIN_IDLE`,
