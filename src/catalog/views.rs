@@ -47,6 +47,14 @@ pub struct ProductView<'a> {
 
 impl<'a> ProductView<'a> {
     /// The view of a product row for the configured campus.
+    /// The list shape of `rows`, in their order: a page of products, or
+    /// of a search's results.
+    pub fn list(rows: Vec<Product>, campus: &'a str) -> Vec<Self> {
+        rows.into_iter()
+            .map(|row| ProductView::new(row, campus))
+            .collect()
+    }
+
     pub fn new(row: Product, campus: &'a str) -> Self {
         ProductView {
             id: row.id,

@@ -6,6 +6,7 @@
 //! together), and builds the view; the answer goes through the response
 //! cache (`Api::respond_*`).
 
+use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,11 +128,7 @@ pub async fn list_products(
         let rows = api
             .read(move |c| queries::list_products(c, page, anchors.as_deref().map(Vec::as_slice)))
             .await?;
-        let views: Vec<ProductView> = rows
-            .into_iter()
-            .map(|row| ProductView::new(row, &api.settings.campus))
-            .collect();
-        JsonBody::of(&views)
+        JsonBody::of(&ProductView::list(rows, &api.settings.campus))
     })
     .await
 }
@@ -160,7 +157,8 @@ fn header_text(text: &str) -> String {
         if (b' '..=b'~').contains(&byte) && byte != b'%' {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out
@@ -180,11 +178,7 @@ async fn search_products(
         let found = api
             .read(move |c| search::find_products(c, &input, page))
             .await?;
-        let views: Vec<ProductView> = found
-            .rows
-            .into_iter()
-            .map(|row| ProductView::new(row, &api.settings.campus))
-            .collect();
+        let views = ProductView::list(found.rows, &api.settings.campus);
         let corrected = found.corrected.map(|q| (SEARCH_CORRECTED, header_text(&q)));
         Ok(WithHeader(JsonBody::of(&views)?, corrected))
     })
