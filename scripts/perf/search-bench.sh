@@ -3,8 +3,8 @@
 # every request reads PostgreSQL), by query class, with queries drawn from
 # the catalog's own vocabulary (the table search.words: each word and how
 # many texts hold it):
-#   top        the most common word, page 1
-#   common     the 50 most common words
+#   top        the most common word (stop words aside), page 1
+#   common     the 50 most common words (stop words aside)
 #   rare       words in at most 5 texts
 #   two-word   two words of one product's name
 #   prefix     the first 4 letters of a common word, as typed in a search box
@@ -30,9 +30,13 @@ prepare_load_run
 
 echo "==> queries from the catalog's vocabulary"
 export PGOPTIONS='-c statement_timeout=0'
-top=$(psql "$DATABASE_URL" -tAc "SELECT word FROM search.words ORDER BY texts DESC, word LIMIT 1")
-psql "$DATABASE_URL" -tAc "SELECT word, texts FROM search.words ORDER BY texts DESC, word LIMIT 50" \
-  > "$LOGDIR/common.tsv"
+# Stop words ("you", "the") are in no index: a query of one finds nothing
+# at once, so they are left out of the classes.
+searchable="numnode(plainto_tsquery('search.english_unaccent', word)) > 0"
+top=$(psql "$DATABASE_URL" -tAc "SELECT word FROM search.words WHERE $searchable
+                                 ORDER BY texts DESC, word LIMIT 1")
+psql "$DATABASE_URL" -tAc "SELECT word, texts FROM search.words WHERE $searchable
+                           ORDER BY texts DESC, word LIMIT 50" > "$LOGDIR/common.tsv"
 psql "$DATABASE_URL" -tAc "SELECT word FROM search.words WHERE texts <= 5 AND length(word) >= 4
                            ORDER BY md5(word) LIMIT 5000" > "$LOGDIR/rare.txt"
 psql "$DATABASE_URL" -tAc "SELECT word FROM search.words WHERE texts >= 50 AND length(word) >= 7

@@ -48,8 +48,9 @@ pub struct CachedBody {
     /// Whether a request is loading a fresh answer in its place (past its
     /// TTL): the others are answered with this one meanwhile.
     reloading: AtomicBool,
-    /// A header of this answer's own, sent with it (a search's correction).
-    header: Option<(&'static str, Box<str>)>,
+    /// Headers of this answer's own, sent with it (a search's correction,
+    /// estimated counts); none for most.
+    headers: Box<[(&'static str, Box<str>)]>,
 }
 
 /// A compressed form of a body, with its own entity tag (the body's with the
@@ -66,13 +67,13 @@ pub struct Encoded {
 impl CachedBody {
     /// `body`, fresh for `ttl` from now.
     pub fn new(body: Vec<u8>, ttl: Duration) -> Self {
-        CachedBody::with_header(body, None, ttl)
+        CachedBody::with_headers(body, Vec::new(), ttl)
     }
 
-    /// `body` and a header of its own, fresh for `ttl` from now.
-    pub fn with_header(
+    /// `body` and headers of its own, fresh for `ttl` from now.
+    pub fn with_headers(
         body: Vec<u8>,
-        header: Option<(&'static str, String)>,
+        headers: Vec<(&'static str, String)>,
         ttl: Duration,
     ) -> Self {
         let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
@@ -85,7 +86,10 @@ impl CachedBody {
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
             reloading: AtomicBool::new(false),
-            header: header.map(|(name, value)| (name, value.into_boxed_str())),
+            headers: headers
+                .into_iter()
+                .map(|(name, value)| (name, value.into_boxed_str()))
+                .collect(),
         }
     }
 
@@ -129,8 +133,8 @@ impl CachedBody {
                 .and_then(Option::as_ref)
                 .map_or(0, |e| e.body.len() + e.etag.len())
         };
-        let header = self.header.as_ref().map_or(0, |(_, value)| value.len());
-        self.body.len() + self.etag.len() + encoded(&self.gzip) + encoded(&self.brotli) + header
+        let headers: usize = self.headers.iter().map(|(_, value)| value.len()).sum();
+        self.body.len() + self.etag.len() + encoded(&self.gzip) + encoded(&self.brotli) + headers
     }
 
     /// Whether an `If-None-Match` header value names this body, in any of
@@ -204,24 +208,24 @@ pub fn search_key(path: &str, input: &[u8], page: Option<Page>) -> u128 {
     hasher.digest128()
 }
 
-/// What a load gives the cache: a body, and a header of the answer's own
-/// for the few that have one.
+/// What a load gives the cache: a body, and headers of the answer's own
+/// for the few that have them.
 pub trait Loaded {
-    /// The body and the header.
-    fn into_parts(self) -> (Vec<u8>, Option<(&'static str, String)>);
+    /// The body and the headers.
+    fn into_parts(self) -> (Vec<u8>, Vec<(&'static str, String)>);
 }
 
 impl Loaded for JsonBody {
-    fn into_parts(self) -> (Vec<u8>, Option<(&'static str, String)>) {
-        (self.0, None)
+    fn into_parts(self) -> (Vec<u8>, Vec<(&'static str, String)>) {
+        (self.0, Vec::new())
     }
 }
 
-/// A body with a header of its own (name, value), when it has one.
-pub struct WithHeader(pub JsonBody, pub Option<(&'static str, String)>);
+/// A body with headers of its own (name, value).
+pub struct WithHeaders(pub JsonBody, pub Vec<(&'static str, String)>);
 
-impl Loaded for WithHeader {
-    fn into_parts(self) -> (Vec<u8>, Option<(&'static str, String)>) {
+impl Loaded for WithHeaders {
+    fn into_parts(self) -> (Vec<u8>, Vec<(&'static str, String)>) {
         (self.0 .0, self.1)
     }
 }
@@ -374,8 +378,8 @@ impl ResponseCache {
         let ttl = self.ttl;
         let load = async move {
             load.await.map(|loaded| {
-                let (body, header) = loaded.into_parts();
-                Arc::new(CachedBody::with_header(body, header, ttl))
+                let (body, headers) = loaded.into_parts();
+                Arc::new(CachedBody::with_headers(body, headers, ttl))
             })
         };
         let Some(entries) = &self.entries else {
@@ -626,7 +630,7 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
         if encoded.is_some() {
             response.header(Header::new("Content-Encoding", self.encoding.token()));
         }
-        if let Some((name, value)) = &body.header {
+        for (name, value) in body.headers.iter() {
             response.header(Header::new(*name, value.to_string()));
         }
         if self.answer.stale {

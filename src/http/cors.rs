@@ -34,8 +34,11 @@ const EXPOSED_HEADERS: &str = "ETag, X-Request-Id";
 /// searched for instead (see `routes`); a front end shows it, so scripts
 /// may read it too.
 pub const SEARCH_CORRECTED: &str = "X-Search-Corrected";
-/// Those and a search's correction, on the answers that have one.
-const EXPOSED_WITH_CORRECTION: &str = "ETag, X-Request-Id, X-Search-Corrected";
+/// The header saying that a search's category counts are estimates (see
+/// `routes`); a front end may show them as such.
+pub const COUNTS_ESTIMATED: &str = "X-Counts-Estimated";
+/// Those and a search's own headers, on the answers that have one.
+const EXPOSED_WITH_SEARCH: &str = "ETag, X-Request-Id, X-Search-Corrected, X-Counts-Estimated";
 
 /// How long a browser may keep a preflight's answer, in seconds (Chromium
 /// keeps at most two hours, Firefox a day).
@@ -134,12 +137,15 @@ impl Cors {
             // Only a script can read headers, and only one of another origin
             // needs telling which.
             if verdict.from_script {
-                // A search's correction is a header the page shows.
-                let exposed = if response.headers().contains(SEARCH_CORRECTED) {
-                    EXPOSED_WITH_CORRECTION
-                } else {
-                    EXPOSED_HEADERS
-                };
+                // A search's correction and estimates are headers the page
+                // shows.
+                let headers = response.headers();
+                let exposed =
+                    if headers.contains(SEARCH_CORRECTED) || headers.contains(COUNTS_ESTIMATED) {
+                        EXPOSED_WITH_SEARCH
+                    } else {
+                        EXPOSED_HEADERS
+                    };
                 response.set_header(Header::new("Access-Control-Expose-Headers", exposed));
             }
         }

@@ -18,8 +18,8 @@ use crate::catalog::search::{self, SearchInput};
 use crate::catalog::views::ReadyView;
 use crate::catalog::views::{CategoryCountView, ProductDetailView, ProductView};
 use crate::http::api::Api;
-use crate::http::cache::{search_key, CachedResponse, ProductAnswer, WithHeader};
-use crate::http::cors::SEARCH_CORRECTED;
+use crate::http::cache::{search_key, CachedResponse, ProductAnswer, WithHeaders};
+use crate::http::cors::{COUNTS_ESTIMATED, SEARCH_CORRECTED};
 use crate::http::error::{error_response, ApiError, JsonBody, StaticJson};
 use crate::metrics::Metrics;
 
@@ -179,15 +179,21 @@ async fn search_products(
             .read(move |c| search::find_products(c, &input, page))
             .await?;
         let views = ProductView::list(found.rows, &api.settings.campus);
-        let corrected = found.corrected.map(|q| (SEARCH_CORRECTED, header_text(&q)));
-        Ok(WithHeader(JsonBody::of(&views)?, corrected))
+        let headers = found
+            .corrected
+            .map(|q| (SEARCH_CORRECTED, header_text(&q)))
+            .into_iter()
+            .collect();
+        Ok(WithHeaders(JsonBody::of(&views)?, headers))
     })
     .await
 }
 
 /// `GET /categories?q&category&min_price&max_price`: how many products of
 /// each category the search finds (every product, without parameters),
-/// most first, then by name.
+/// most first, then by name; with [`COUNTS_ESTIMATED`] when the counts of a
+/// common query are estimated from a sample (see
+/// `search::count_categories_sampling`).
 #[get("/categories?<q>&<category>&<min_price>&<max_price>")]
 pub async fn list_categories(
     q: Vec<&str>,
@@ -202,13 +208,22 @@ pub async fn list_categories(
         let found = api
             .read(move |c| search::count_categories(c, &input))
             .await?;
+        let estimated = found.rows.estimated;
         let views: Vec<CategoryCountView> = found
             .rows
+            .counts
             .into_iter()
             .map(CategoryCountView::from)
             .collect();
-        let corrected = found.corrected.map(|q| (SEARCH_CORRECTED, header_text(&q)));
-        Ok(WithHeader(JsonBody::of(&views)?, corrected))
+        let mut headers: Vec<_> = found
+            .corrected
+            .map(|q| (SEARCH_CORRECTED, header_text(&q)))
+            .into_iter()
+            .collect();
+        if estimated {
+            headers.push((COUNTS_ESTIMATED, "true".to_string()));
+        }
+        Ok(WithHeaders(JsonBody::of(&views)?, headers))
     })
     .await
 }

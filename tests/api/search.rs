@@ -326,6 +326,97 @@ async fn categories_are_counted_most_first_then_by_name() {
     assert_eq!(counts("/categories?q=zzqxv").await, json!([]));
 }
 
+/// A catalog larger than the sample category counts read (9,003 products
+/// against 8,192): 9,000 tees, half Shirts and half Tops, and 3 zebra caps.
+const LARGE_CATALOG: &str = "
+INSERT INTO product (id, name, slogan, description, category, default_price)
+  SELECT g, 'Plain Tee ' || g, 'Soft', 'Cotton.',
+         CASE WHEN g % 2 = 0 THEN 'Shirts' ELSE 'Tops' END, 20
+    FROM generate_series(1, 9000) g;
+INSERT INTO product (id, name, slogan, description, category, default_price) VALUES
+  (9001, 'Zebra Cap', 'Stripes', 'A cap.', 'Hats', 30),
+  (9002, 'Zebra Cap Two', 'Stripes', 'A cap.', 'Hats', 30),
+  (9003, 'Zebra Visor', 'Stripes', 'A visor.', 'Hats', 30);
+";
+
+#[derive(QueryableByName)]
+struct Sampled {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    category: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    tees: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    sampled: i64,
+}
+
+#[rocket::async_test]
+async fn counts_of_a_common_query_in_a_large_catalog_are_estimated_from_a_sample() {
+    let db = TestDb::migrated();
+    let mut conn = db.connect();
+    conn.batch_execute(LARGE_CATALOG).unwrap();
+    let client = common::client(&db).await;
+    let counts = |uri: &'static str| {
+        let client = &client;
+        async move {
+            let response = client.get(uri).dispatch().await;
+            assert_eq!(response.status(), Status::Ok);
+            let estimated = response
+                .headers()
+                .get_one("X-Counts-Estimated")
+                .map(str::to_string);
+            let body: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
+            (body, estimated)
+        }
+    };
+    // Without q, and for a rare word, counted.
+    assert_eq!(
+        counts("/categories").await,
+        (
+            json!([{"category": "Shirts", "count": 4500}, {"category": "Tops", "count": 4500},
+                   {"category": "Hats", "count": 3}]),
+            None
+        )
+    );
+    assert_eq!(
+        counts("/categories?q=zebra").await,
+        (json!([{"category": "Hats", "count": 3}]), None)
+    );
+    // For a common one, each category's share of the same blocks of the
+    // table every time, scaled to the catalog.
+    let sample: Vec<Sampled> = diesel::sql_query(
+        "SELECT category, count(*) FILTER (WHERE product_id <= 9000) AS tees, count(*) AS sampled
+           FROM search.products TABLESAMPLE SYSTEM (100.0 * 8192 / 9003) REPEATABLE (0)
+          GROUP BY category",
+    )
+    .load(&mut conn)
+    .unwrap();
+    let in_sample: i64 = sample.iter().map(|s| s.sampled).sum();
+    assert!(in_sample < 9003, "the sample is not the whole catalog");
+    let mut expected: Vec<(i64, String)> = sample
+        .iter()
+        .filter(|s| s.tees > 0)
+        .map(|s| {
+            let estimate = (s.tees as f64 * 9003.0 / in_sample as f64).round() as i64;
+            (estimate, s.category.clone())
+        })
+        .collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let expected: Vec<Value> = expected
+        .into_iter()
+        .map(|(count, category)| json!({"category": category, "count": count}))
+        .collect();
+    let (body, estimated) = counts("/categories?q=tee").await;
+    assert_eq!(
+        (body.clone(), estimated),
+        (Value::from(expected), Some("true".to_string()))
+    );
+    // And near the truth: 4,500 each.
+    for entry in body.as_array().unwrap() {
+        let count = entry["count"].as_i64().unwrap();
+        assert!((4000..=5000).contains(&count), "{entry}");
+    }
+}
+
 #[rocket::async_test]
 async fn nothing_found_is_an_empty_list() {
     let db = catalog();
@@ -717,7 +808,7 @@ async fn scripts_of_another_origin_may_read_the_correction() {
         .await;
     assert_eq!(
         corrected.headers().get_one("Access-Control-Expose-Headers"),
-        Some("ETag, X-Request-Id, X-Search-Corrected")
+        Some("ETag, X-Request-Id, X-Search-Corrected, X-Counts-Estimated")
     );
     let plain = client
         .get("/products?q=jacket")

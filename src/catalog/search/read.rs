@@ -5,13 +5,14 @@
 //!
 //! Relevance is a level: 1 when every word of `q` is in the name, 2 in the
 //! name or category, 3 adding the slogan, 4 the feature values, 5 the
-//! description; ties by id. Each level has its GIN index, so a page is read
-//! level by level, each in id order, and reading stops when the page is
-//! full. The work is bounded by the page, not by how many products match:
-//! a level is first looked for in the first [`PROBE_ROWS`] products in id
-//! order, which is all a common word needs; only when they hold too few
-//! (the level is sparse) does its index give every match, and a sparse
-//! level has few. No search reads past [`MAX_RESULTS`] results.
+//! description; ties by id. Each level has its GIN index. The work is
+//! bounded by the page, not by how many products match: the first
+//! [`PROBE_ROWS`] products in id order are read once, each match with its
+//! level, which is all a level common enough to fill the page needs; the
+//! levels above it are sparse, and their indexes give all their matches in
+//! one statement. No search reads past [`MAX_RESULTS`] results. Category
+//! counts with `q` are estimated from a fixed sample when the query is
+//! common and counted when it is rare (see [`count_categories_sampling`]).
 //!
 //! The statements are planned for the values they run with (not the generic
 //! plans of the rest of the service): which plan is cheap depends on how
@@ -33,10 +34,21 @@ use crate::catalog::schema::product;
 /// theirs: a page past them is `[]`, so no request reads deeper.
 pub const MAX_RESULTS: u64 = 10_000;
 
-/// Products read in id order when a level is first looked for. A level
-/// holding at least one product in `PROBE_ROWS / count` is found there;
-/// rarer, its index is cheaper.
+/// Products read in id order, once per search, to find the levels common
+/// enough to fill the page there: a level holding at least one product in
+/// `PROBE_ROWS / want` is; rarer, its index is cheaper.
 const PROBE_ROWS: i64 = 4_096;
+
+/// Products in the sample that category counts with `q` read first (see
+/// [`count_categories_sampling`]).
+pub const FACET_SAMPLE: i64 = 8_192;
+
+/// Matches in that sample from which category counts are estimated: with
+/// fewer, the query is rare enough to count its matches.
+const FACET_ESTIMATE_FROM: i64 = 100;
+
+/// The most matches category counts count one by one.
+const FACET_COUNT_LIMIT: i64 = 20_000;
 
 /// What each relevance level matches `q` against, from the name alone to
 /// every field; each is the expression of a GIN index of `search.products`.
@@ -66,11 +78,33 @@ pub struct Found<T> {
     pub corrected: Option<String>,
 }
 
+/// How many products of each category a search finds, most first, then by
+/// name; `estimated` when they are estimated from a sample rather than
+/// counted (see [`count_categories_sampling`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CategoryCounts {
+    pub counts: Vec<CategoryCount>,
+    pub estimated: bool,
+}
+
+impl CategoryCounts {
+    /// `counts` most first, then by name (as bytes, as the no-`q` counts
+    /// are ordered by PostgreSQL).
+    fn ranked(mut counts: Vec<CategoryCount>, estimated: bool) -> Self {
+        counts.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.category.cmp(&b.category))
+        });
+        CategoryCounts { counts, estimated }
+    }
+}
+
 /// The page `page` of the products `input` finds, most relevant first.
-/// Statements, in one read-only transaction: 2 to 12 (a setting, one or two
-/// per level read, the products), typically 3; when nothing was found, 1
-/// to look for misspellings and, if some word was, up to 11 more; none for
-/// a page past [`MAX_RESULTS`].
+/// Statements, in one read-only transaction: 3 or 4 (a setting, one or two
+/// to rank, the products); when nothing was found, 1 to look for
+/// misspellings and, if some word was, up to 3 more; none for a page past
+/// [`MAX_RESULTS`].
 pub fn find_products(
     conn: &mut PgConnection,
     input: &SearchInput,
@@ -103,13 +137,35 @@ pub fn find_products(
 }
 
 /// How many of the products `input` finds each category has, most first,
-/// then by name. Without `q` these are sums of the counts kept per category
-/// and price, whatever the catalog's size; with it, a count of the matches.
+/// then by name (see [`count_categories_sampling`]), from a sample of
+/// [`FACET_SAMPLE`] products.
 pub fn count_categories(
     conn: &mut PgConnection,
     input: &SearchInput,
-) -> QueryResult<Found<Vec<CategoryCount>>> {
-    in_snapshot(conn, |conn| with_correction(conn, input, category_counts))
+) -> QueryResult<Found<CategoryCounts>> {
+    count_categories_sampling(conn, input, FACET_SAMPLE)
+}
+
+/// How many of the products `input` finds each category has, most first,
+/// then by name. Without `q`, sums of the counts kept per category and
+/// price, whatever the catalog's size. With it, the work is bounded by
+/// construction, never by the number of matches: a sample of about
+/// `sample` products (whole blocks of the table, the same blocks every
+/// time) is read first; when it holds [`FACET_ESTIMATE_FROM`] matches or
+/// more, each count is estimated from it (`estimated`); with fewer, the
+/// query is rare, and its matches are counted from the index, up to
+/// [`FACET_COUNT_LIMIT`] (past which the sample's estimate is given after
+/// all). A catalog no larger than the sample is counted exactly.
+pub fn count_categories_sampling(
+    conn: &mut PgConnection,
+    input: &SearchInput,
+    sample: i64,
+) -> QueryResult<Found<CategoryCounts>> {
+    in_snapshot(conn, |conn| {
+        with_correction(conn, input, |conn, input| {
+            category_counts(conn, input, sample)
+        })
+    })
 }
 
 /// Runs `reads` in one read-only snapshot, planned for their values (see
@@ -137,37 +193,39 @@ fn in_snapshot<T>(
 /// `read` of `input`; when it finds nothing and some word of `q` is in no
 /// product (as a prefix, for the last), `read` again with each such word
 /// replaced by the catalog's closest (see [`corrections`]), if that finds
-/// something.
+/// something. (Asking for such words first would spare a misspelt search
+/// one read, but a word the vocabulary lacks may still match by its stem or
+/// as a prefix, and whether it does costs as much to ask as the read.)
 fn with_correction<T: IsEmpty>(
     conn: &mut PgConnection,
     input: &SearchInput,
     read: impl Fn(&mut PgConnection, &SearchInput) -> QueryResult<T>,
 ) -> QueryResult<Found<T>> {
-    let rows = read(conn, input)?;
-    if !rows.is_empty() {
-        return Ok(Found {
-            rows,
-            corrected: None,
-        });
-    }
-    if let Some(terms) = &input.terms {
-        if let Some(corrected) = corrections(conn, terms)? {
-            let retry = SearchInput {
-                terms: Some(corrected),
-                filters: input.filters.clone(),
-            };
-            let again = read(conn, &retry)?;
-            if !again.is_empty() {
-                return Ok(Found {
-                    rows: again,
-                    corrected: retry.terms.map(|t| t.normal_form()),
-                });
-            }
-        }
-    }
-    Ok(Found {
+    let as_given = |rows| Found {
         rows,
         corrected: None,
+    };
+    let rows = read(conn, input)?;
+    if !rows.is_empty() {
+        return Ok(as_given(rows));
+    }
+    let Some(terms) = &input.terms else {
+        return Ok(as_given(rows));
+    };
+    let Some(corrected) = corrections(conn, terms)? else {
+        return Ok(as_given(rows));
+    };
+    let retry = SearchInput {
+        terms: Some(corrected),
+        filters: input.filters.clone(),
+    };
+    let again = read(conn, &retry)?;
+    if again.is_empty() {
+        return Ok(as_given(rows));
+    }
+    Ok(Found {
+        rows: again,
+        corrected: retry.terms.map(|t| t.normal_form()),
     })
 }
 
@@ -179,6 +237,12 @@ trait IsEmpty {
 impl<T> IsEmpty for Vec<T> {
     fn is_empty(&self) -> bool {
         Vec::is_empty(self)
+    }
+}
+
+impl IsEmpty for CategoryCounts {
+    fn is_empty(&self) -> bool {
+        self.counts.is_empty()
     }
 }
 
@@ -271,67 +335,129 @@ impl Binds {
 }
 
 #[derive(QueryableByName)]
-struct Id {
+struct Ranked {
     #[diesel(sql_type = Integer)]
     product_id: i32,
+    #[diesel(sql_type = Integer)]
+    level: i32,
 }
 
+/// How a search ranks what it finds: each match's relevance level, and the
+/// condition of matching at a level or better. Without `q`, every product
+/// the filters let through is one level.
+struct Ranking {
+    with_terms: bool,
+}
+
+impl Ranking {
+    fn of(input: &SearchInput) -> Self {
+        Ranking {
+            with_terms: input.terms.is_some(),
+        }
+    }
+
+    /// The deepest level: every match is at it or better.
+    fn deepest(&self) -> usize {
+        if self.with_terms {
+            LEVELS.len()
+        } else {
+            1
+        }
+    }
+
+    /// A match's level, as SQL over the row `s`.
+    fn level(&self) -> String {
+        if !self.with_terms {
+            return "1".to_string();
+        }
+        let mut sql = String::from("CASE");
+        for (n, matched) in LEVELS.iter().enumerate().take(LEVELS.len() - 1) {
+            sql.push_str(&format!(" WHEN {matched} @@ {QUERY} THEN {}", n + 1));
+        }
+        sql.push_str(&format!(" ELSE {} END", LEVELS.len()));
+        sql
+    }
+
+    /// Matching at `level` or better (1-based), as SQL over the row `s`.
+    fn within(&self, level: usize) -> String {
+        match LEVELS.get(level.saturating_sub(1)) {
+            Some(matched) if self.with_terms => format!("{matched} @@ {QUERY}"),
+            _ => "$1::text IS NULL".to_string(),
+        }
+    }
+}
+
+/// The positive words of `q` as a tsquery (bound as `$1`).
+const QUERY: &str = "to_tsquery('search.english_unaccent', $1)";
+
 /// The ids of the first `want` products `input` finds, most relevant
-/// first: level by level (without `q`, one level: every product the
-/// filters let through), until `want` are found.
+/// first. The first [`PROBE_ROWS`] products by id are read once, each
+/// match with its level: a level with at least `want` matches there is
+/// common, and its first `want` in id order are among them. The levels
+/// above the first common one (all of them, when none is) are sparse, so
+/// their index gives all their matches cheaply, in one statement ranked by
+/// level and id. Statements: 1 or 2.
 fn ranked_ids(conn: &mut PgConnection, input: &SearchInput, want: i64) -> QueryResult<Vec<i32>> {
     let binds = Binds::new(input);
-    if input.terms.is_none() {
-        return level_ids(conn, &binds, "$1::text IS NULL", want);
-    }
-    let mut ids = Vec::new();
-    for (level, matched) in LEVELS.iter().enumerate() {
-        let need = want - ids.len() as i64;
-        if need <= 0 {
-            break;
+    let ranking = Ranking::of(input);
+    let deepest = ranking.deepest();
+    let probed: Vec<Ranked> = binds
+        .query(format!(
+            "SELECT s.product_id, {level} AS level
+               FROM (SELECT * FROM search.products ORDER BY product_id LIMIT $6) s
+              WHERE {within} AND {FILTERS}
+              ORDER BY s.product_id",
+            level = ranking.level(),
+            within = ranking.within(deepest),
+        ))
+        .bind::<BigInt, _>(PROBE_ROWS)
+        .load(conn)?;
+    let mut by_level: Vec<Vec<i32>> = vec![Vec::new(); deepest];
+    for row in probed {
+        let level = usize::try_from(row.level - 1)
+            .ok()
+            .and_then(|l| by_level.get_mut(l));
+        if let Some(ids) = level {
+            ids.push(row.product_id);
         }
-        let query = "to_tsquery('search.english_unaccent', $1)";
-        let condition = match level.checked_sub(1).and_then(|l| LEVELS.get(l)) {
-            Some(above) => format!("{matched} @@ {query} AND NOT {above} @@ {query}"),
-            None => format!("{matched} @@ {query}"),
-        };
-        ids.extend(level_ids(conn, &binds, &condition, need)?);
+    }
+    let want_rows = usize::try_from(want).unwrap_or(0);
+    let common = by_level.iter().position(|ids| ids.len() >= want_rows);
+    let sparse = common.unwrap_or(deepest);
+    let mut ids = if sparse > 0 {
+        index_ranked(conn, &binds, &ranking, sparse, want)?
+    } else {
+        Vec::with_capacity(want_rows)
+    };
+    if let Some(level) = common.and_then(|l| by_level.get(l)) {
+        let need = want_rows.saturating_sub(ids.len());
+        ids.extend(level.iter().take(need));
     }
     Ok(ids)
 }
 
-/// The first `need` products in id order that meet `condition` and the
-/// filters: from the first [`PROBE_ROWS`] products when they hold that many
-/// (a common level), else from the condition's index (a sparse one; the
-/// subquery keeps the planner from walking the ids instead). Statements: 1
-/// or 2.
-fn level_ids(
+/// The first `want` products matching at `levels` or better, by level and
+/// id, from the index: cheap when they are few. Ranking them by a level
+/// computed from each row (and the subquery) keeps the planner from
+/// walking the ids in order instead, which it would for a small `want`, and
+/// which reads the whole catalog when few match. Statements: 1.
+fn index_ranked(
     conn: &mut PgConnection,
     binds: &Binds,
-    condition: &str,
-    need: i64,
+    ranking: &Ranking,
+    levels: usize,
+    want: i64,
 ) -> QueryResult<Vec<i32>> {
-    let probed: Vec<Id> = binds
+    let found: Vec<Ranked> = binds
         .query(format!(
-            "SELECT s.product_id
-               FROM (SELECT * FROM search.products ORDER BY product_id LIMIT $7) s
-              WHERE {condition} AND {FILTERS}
-              ORDER BY s.product_id LIMIT $6"
+            "SELECT product_id, level
+               FROM (SELECT s.product_id, {level} AS level FROM search.products s
+                      WHERE {within} AND {FILTERS} OFFSET 0) found
+              ORDER BY level, product_id LIMIT $6",
+            level = ranking.level(),
+            within = ranking.within(levels),
         ))
-        .bind::<BigInt, _>(need)
-        .bind::<BigInt, _>(PROBE_ROWS)
-        .load(conn)?;
-    if probed.len() as i64 >= need {
-        return Ok(probed.into_iter().map(|r| r.product_id).collect());
-    }
-    let found: Vec<Id> = binds
-        .query(format!(
-            "SELECT product_id
-               FROM (SELECT s.product_id FROM search.products s
-                      WHERE {condition} AND {FILTERS} OFFSET 0) found
-              ORDER BY product_id LIMIT $6"
-        ))
-        .bind::<BigInt, _>(need)
+        .bind::<BigInt, _>(want)
         .load(conn)?;
     Ok(found.into_iter().map(|r| r.product_id).collect())
 }
@@ -351,31 +477,112 @@ fn products_in_order(conn: &mut PgConnection, ids: &[i32]) -> QueryResult<Vec<Pr
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
-/// The counts of [`count_categories`]. Statements: 1.
+#[derive(QueryableByName)]
+struct SampleCount {
+    #[diesel(sql_type = Text)]
+    category: String,
+    /// Matches of this category in the sample.
+    #[diesel(sql_type = BigInt)]
+    matches: i64,
+    /// Products of this category in the sample.
+    #[diesel(sql_type = BigInt)]
+    sampled: i64,
+    /// Products in the catalog.
+    #[diesel(sql_type = BigInt)]
+    catalog: i64,
+}
+
+/// The counts of [`count_categories_sampling`]. Statements: 1 or 2.
 fn category_counts(
     conn: &mut PgConnection,
     input: &SearchInput,
-) -> QueryResult<Vec<CategoryCount>> {
+    sample: i64,
+) -> QueryResult<CategoryCounts> {
     let binds = Binds::new(input);
-    let sql = if input.terms.is_none() {
-        "SELECT s.category, sum(s.products)::bigint AS count
-           FROM search.category_prices s
-          WHERE $1::text IS NULL AND $2::text IS NULL
-            AND ($3::text[] IS NULL OR s.category = ANY ($3))
-            AND ($4::integer IS NULL OR s.default_price >= $4)
-            AND ($5::integer IS NULL OR s.default_price <= $5)
-          GROUP BY s.category HAVING sum(s.products) > 0
-          ORDER BY count DESC, s.category COLLATE \"C\""
-            .to_string()
-    } else {
-        format!(
-            "SELECT s.category, count(*) AS count
+    if input.terms.is_none() {
+        let counts = binds
+            .query(
+                "SELECT s.category, sum(s.products)::bigint AS count
+                   FROM search.category_prices s
+                  WHERE $1::text IS NULL AND $2::text IS NULL
+                    AND ($3::text[] IS NULL OR s.category = ANY ($3))
+                    AND ($4::integer IS NULL OR s.default_price >= $4)
+                    AND ($5::integer IS NULL OR s.default_price <= $5)
+                  GROUP BY s.category HAVING sum(s.products) > 0
+                  ORDER BY count DESC, s.category COLLATE \"C\""
+                    .to_string(),
+            )
+            .load(conn)?;
+        return Ok(CategoryCounts {
+            counts,
+            estimated: false,
+        });
+    }
+    let matched = format!("(s.document || s.description) @@ {QUERY} AND {FILTERS}");
+    let sampled: Vec<SampleCount> = binds
+        .query(format!(
+            "WITH catalog AS (SELECT coalesce(sum(products), 0)::bigint AS products
+                                FROM search.category_prices)
+             SELECT s.category, count(*) FILTER (WHERE {matched}) AS matches,
+                    count(*) AS sampled, (SELECT products FROM catalog) AS catalog
                FROM search.products s
-              WHERE (s.document || s.description) @@ to_tsquery('search.english_unaccent', $1)
-                AND {FILTERS}
-              GROUP BY s.category
-              ORDER BY count DESC, s.category COLLATE \"C\""
-        )
-    };
-    binds.query(sql).load(conn)
+                    TABLESAMPLE SYSTEM ((SELECT least(100, 100.0 * $6 / greatest(products, 1))
+                                           FROM catalog))
+                    REPEATABLE (0)
+              GROUP BY s.category"
+        ))
+        .bind::<BigInt, _>(sample)
+        .load(conn)?;
+    let in_sample: i64 = sampled.iter().map(|s| s.sampled).sum();
+    let catalog = sampled.first().map_or(0, |s| s.catalog);
+    let matches: i64 = sampled.iter().map(|s| s.matches).sum();
+    if in_sample >= catalog && catalog > 0 {
+        // The sample is the whole catalog: its counts are exact.
+        return Ok(CategoryCounts::ranked(exact(sampled), false));
+    }
+    if matches < FACET_ESTIMATE_FROM {
+        let counted: Vec<CategoryCount> = binds
+            .query(format!(
+                "SELECT category, count(*) AS count
+                   FROM (SELECT s.category FROM search.products s WHERE {matched} LIMIT $6) m
+                  GROUP BY category"
+            ))
+            .bind::<BigInt, _>(FACET_COUNT_LIMIT + 1)
+            .load(conn)?;
+        if counted.iter().map(|c| c.count).sum::<i64>() <= FACET_COUNT_LIMIT {
+            return Ok(CategoryCounts::ranked(counted, false));
+        }
+    }
+    Ok(CategoryCounts::ranked(
+        estimate(sampled, in_sample, catalog),
+        true,
+    ))
+}
+
+/// The sample's matches by category, when the sample is the catalog.
+fn exact(sampled: Vec<SampleCount>) -> Vec<CategoryCount> {
+    sampled
+        .into_iter()
+        .filter(|s| s.matches > 0)
+        .map(|s| CategoryCount {
+            category: s.category,
+            count: s.matches,
+        })
+        .collect()
+}
+
+/// The catalog's matches by category, estimated from a sample of
+/// `in_sample` of its `catalog` products: each category's share of the
+/// sample, scaled to the catalog.
+fn estimate(sampled: Vec<SampleCount>, in_sample: i64, catalog: i64) -> Vec<CategoryCount> {
+    let scale = catalog as f64 / in_sample.max(1) as f64;
+    sampled
+        .into_iter()
+        .filter(|s| s.matches > 0)
+        .map(|s| CategoryCount {
+            category: s.category,
+            // At most the catalog's size: no overflow.
+            count: (s.matches as f64 * scale).round() as i64,
+        })
+        .collect()
 }
