@@ -52,6 +52,12 @@ pub struct Settings {
     pub cache_max_mb: u64,
     /// How long an answer is kept, and how long clients may keep it.
     pub cache_ttl_seconds: u64,
+    /// Whether cached answers and their 304s tell nginx to keep them only
+    /// until the end of the current second (`X-Accel-Expires: @<second>`),
+    /// so a change reaches nginx's clients within a second; browsers still
+    /// get `cache_ttl_seconds`. Off without nginx in front: the header is of
+    /// no use to anyone else.
+    pub nginx_expires: bool,
     /// How often the catalog is checked for changes (0: never), in ms.
     pub catalog_poll_ms: u64,
     /// How the catalog watcher learns which products changed (see
@@ -113,6 +119,7 @@ impl Default for Settings {
             cache_enabled: true,
             cache_max_mb: 32,
             cache_ttl_seconds: 60,
+            nginx_expires: false,
             catalog_poll_ms: 1000,
             change_feed: ChangeFeed::Auto,
             admin_tokens: String::new(),

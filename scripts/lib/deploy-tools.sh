@@ -15,8 +15,7 @@ deploy_tools_as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Installs the packages given whose command is missing; `apt-get update` is
-# run only if apt does not know one of them yet (a fresh image has no lists).
+# Installs the tools above whose command is missing.
 ensure_deploy_tools() {
   local missing=() package
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -24,7 +23,20 @@ ensure_deploy_tools() {
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   [ ${#missing[@]} -gt 0 ] || return 0
+  install_deploy_packages "${missing[@]}"
+}
 
+# Installs nginx alone if it is missing (scripts/perf/admin-write-latency.sh
+# runs it in front of the instances, as the tests do).
+ensure_nginx() {
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || install_deploy_packages nginx
+}
+
+# Installs the Debian packages given, starting no server; `apt-get update`
+# is run only if apt does not know one of them yet (a fresh image has no
+# lists).
+install_deploy_packages() {
+  local missing=("$@") package
   for package in "${missing[@]}"; do
     if ! apt-cache show "$package" >/dev/null 2>&1; then
       deploy_tools_as_root apt-get update -qq

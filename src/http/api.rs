@@ -206,6 +206,7 @@ impl Api<'_> {
             encoding,
             not_modified,
             cache_control: self.cache.cache_control(),
+            nginx_expires: self.cache.nginx_expires(),
         })
     }
 }

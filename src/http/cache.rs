@@ -28,6 +28,7 @@ use crate::catalog::queries::Page;
 use crate::config::Settings;
 use crate::http::compression::{self, Encoding};
 use crate::http::error::{json_content_type, ApiError, JsonBody};
+use crate::http::expires;
 use crate::metrics::CacheMetrics;
 
 /// A response body, its entity tag, and its compressed forms once asked for.
@@ -314,6 +315,9 @@ pub struct ResponseCache {
     entries: Option<Entries>,
     ttl: Duration,
     cache_control: &'static str,
+    /// Whether answers carry `X-Accel-Expires` (see `expires`): set, and the
+    /// cache on; without it they say `no-cache`, which nginx obeys.
+    nginx_expires: bool,
     /// Entries dropped so far, counted before each drop: a load that saw it
     /// change may have read the rows from before the change that dropped
     /// its entry, and drops what it stored (see `get_or_load`).
@@ -361,6 +365,7 @@ impl ResponseCache {
             // Sent on every answer: made once and kept for the life of the
             // process rather than formatted per response.
             cache_control: Box::leak(cache_control.into_boxed_str()),
+            nginx_expires: settings.nginx_expires && settings.cache_enabled,
             drops: AtomicU64::new(0),
             metrics,
         }
@@ -518,6 +523,12 @@ impl ResponseCache {
         self.cache_control
     }
 
+    /// Whether answers tell nginx to keep them only until the end of the
+    /// current second (see `expires`).
+    pub fn nginx_expires(&self) -> bool {
+        self.nginx_expires
+    }
+
     /// Bytes the entries are counted as taking, and how many there are.
     pub fn size(&self) -> (u64, u64) {
         self.entries.as_ref().map_or((0, 0), |entries| {
@@ -600,6 +611,10 @@ pub struct CachedResponse {
     pub not_modified: bool,
     /// The `Cache-Control` value (see `ResponseCache::cache_control`).
     pub cache_control: &'static str,
+    /// Send `X-Accel-Expires` (see `ResponseCache::nginx_expires`), on the
+    /// 304 too: nginx takes a revalidated answer's expiry from the 304, and
+    /// without one would keep it for the `Cache-Control` max-age.
+    pub nginx_expires: bool,
 }
 
 /// The bytes sent: the body or one of its compressed forms.
@@ -624,6 +639,12 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
         response
             .header(Header::new("ETag", etag.clone()))
             .header(Header::new("Cache-Control", self.cache_control));
+        if self.nginx_expires {
+            response.header(Header::new(
+                expires::X_ACCEL_EXPIRES,
+                expires::end_of_this_second(),
+            ));
+        }
         if body.compressible() {
             response.header(Header::new("Vary", "Accept-Encoding"));
         }
