@@ -277,6 +277,53 @@ pub fn find_related_ids_by_product(
         .collect())
 }
 
+/// For each product among `ids` that exists, in no particular order: the
+/// ids it is related to, in related-row order, exactly as
+/// [`find_related_ids_by_product`] gives them. Statements: 1, one row per
+/// product: PostgreSQL gathers each product's related ids into an array, so
+/// a product's answer is one row to read where the join sends one per
+/// related row, and the statement, a type of its own, is found in Diesel's
+/// statement cache by that type, without writing its SQL out first on every
+/// execution. The rows stay rows: the answer is still rendered by serde.
+pub fn find_related_ids(conn: &mut PgConnection, ids: &[i32]) -> QueryResult<Vec<(i32, Vec<i32>)>> {
+    RelatedIds { ids }.load(conn)
+}
+
+/// The statement of [`find_related_ids`].
+struct RelatedIds<'a> {
+    ids: &'a [i32],
+}
+
+impl diesel::query_builder::QueryId for RelatedIds<'_> {
+    type QueryId = RelatedIds<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RelatedIds<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT product.id, ARRAY(SELECT related.related_product_id FROM related \
+             WHERE related.current_product_id = product.id ORDER BY related.id) \
+             FROM product WHERE product.id = ANY(",
+        );
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&self.ids)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for RelatedIds<'_> {
+    type SqlType = (
+        diesel::sql_types::Integer,
+        diesel::sql_types::Array<diesel::sql_types::Integer>,
+    );
+}
+
+impl RunQueryDsl<PgConnection> for RelatedIds<'_> {}
+
 // ---- Lookup kinds ----
 //
 // The lookups by product id that the dispatcher answers in batches (see
@@ -290,6 +337,6 @@ pub static PRODUCTS: Kind<ProductWithFeatures> = Kind::new("products", find_prod
 pub static STYLES: Kind<StylesBody> = Kind::new("styles", find_styles_answers);
 
 /// `GET /products/:id/related`.
-pub static RELATED: Kind<Vec<i32>> = Kind::new("related", find_related_ids_by_product);
+pub static RELATED: Kind<Vec<i32>> = Kind::new("related", find_related_ids);
 
 // ---- End of lookup kinds ----

@@ -9,11 +9,12 @@
 //! is compressed for the clients that ask (see `compression`), once per
 //! encoding, and the encoded bytes are kept with it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::Cursor;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::future::Cache;
@@ -22,6 +23,7 @@ use moka::ops::compute::{CompResult, Op};
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
+use rocket::tokio::sync::oneshot;
 use rustc_hash::FxBuildHasher;
 
 use crate::catalog::queries::Page;
@@ -52,6 +54,9 @@ pub struct CachedBody {
     /// Headers of this answer's own, sent with it (a search's correction,
     /// estimated counts); none for most.
     headers: Box<[(&'static str, Box<str>)]>,
+    /// Whether it went into the cache: one that did not is weighed again
+    /// with a compressed form by no one.
+    kept: AtomicBool,
 }
 
 /// A compressed form of a body, with its own entity tag (the body's with the
@@ -91,6 +96,7 @@ impl CachedBody {
                 .into_iter()
                 .map(|(name, value)| (name, value.into_boxed_str()))
                 .collect(),
+            kept: AtomicBool::new(false),
         }
     }
 
@@ -322,6 +328,12 @@ pub struct ResponseCache {
     /// change may have read the rows from before the change that dropped
     /// its entry, and drops what it stored (see `get_or_load`).
     drops: AtomicU64,
+    /// The keys being loaded now, with the requests waiting for each load.
+    loading: Loading,
+    /// The byte budget, and which new answers are worth a place in it once
+    /// it is spent (see [`ResponseCache::admit`]).
+    max_bytes: u64,
+    doorkeeper: Doorkeeper,
     metrics: CacheMetrics,
 }
 
@@ -330,9 +342,10 @@ impl ResponseCache {
     pub fn new(settings: &Settings, metrics: CacheMetrics) -> Self {
         let ttl = Duration::from_secs(settings.cache_ttl_seconds);
         let evictions = metrics.evictions.clone();
+        let max_bytes = settings.cache_max_mb * 1024 * 1024;
         let entries = settings.cache_enabled.then(|| {
             Cache::builder()
-                .max_capacity(settings.cache_max_mb * 1024 * 1024)
+                .max_capacity(max_bytes)
                 .weigher(|_: &u128, value: &Arc<CachedBody>| {
                     u32::try_from(ENTRY_OVERHEAD + value.weight()).unwrap_or(u32::MAX)
                 })
@@ -367,6 +380,13 @@ impl ResponseCache {
             cache_control: Box::leak(cache_control.into_boxed_str()),
             nginx_expires: settings.nginx_expires && settings.cache_enabled,
             drops: AtomicU64::new(0),
+            loading: Loading::default(),
+            max_bytes,
+            doorkeeper: Doorkeeper::new(if settings.cache_enabled {
+                max_bytes / ENTRY_OVERHEAD as u64
+            } else {
+                0
+            }),
             metrics,
         }
     }
@@ -412,12 +432,73 @@ impl ResponseCache {
             return self.reload(entries, key, load).await;
         }
         self.metrics.misses.inc();
-        let drops = self.drops.load(Ordering::Acquire);
-        let loaded = load_once(entries, key, load).await;
-        self.keep_unless_dropped(entries, key, drops).await;
-        loaded
+        self.load_missing(entries, key, load)
+            .await
             .map(|body| Answer { body, stale: false })
-            .map_err(|e| (*e).clone())
+    }
+
+    /// Loads `key`, missing from the cache, once for all the requests that
+    /// miss it together, and keeps the answer if [`ResponseCache::admit`]
+    /// lets it in. Boxed, and out of `get_or_load`'s body: the load's future
+    /// is a whole lookup's, which every request's future (hits included)
+    /// would otherwise carry and copy, where a hit needs only `get`'s.
+    fn load_missing<'a, F>(
+        &'a self,
+        entries: &'a Entries,
+        key: u128,
+        load: F,
+    ) -> Pin<Box<impl Future<Output = Result<Arc<CachedBody>, ApiError>> + 'a>>
+    where
+        F: Future<Output = Result<Arc<CachedBody>, ApiError>> + 'a,
+    {
+        Box::pin(async move {
+            loop {
+                let lead = match self.loading.join(key) {
+                    Joined::Lead(lead) => lead,
+                    Joined::Wait(answer) => match answer.await {
+                        Ok(answer) => return answer,
+                        // The request loading it went away (its client
+                        // did): the answer may be kept by now, or this
+                        // request loads it.
+                        Err(_) => match entries.get(&key).await {
+                            Some(hit) if hit.is_fresh(Instant::now()) => return Ok(hit),
+                            _ => continue,
+                        },
+                    },
+                };
+                let drops = self.drops.load(Ordering::Acquire);
+                let loaded = load.await;
+                if let Ok(body) = &loaded {
+                    // An entry dropped meanwhile may be this one, for a
+                    // change committed after its rows were read: its answer
+                    // goes to the requests that waited for it, not to the
+                    // next ones.
+                    if self.drops.load(Ordering::Acquire) == drops && self.admit(key, body) {
+                        body.kept.store(true, Ordering::Relaxed);
+                        entries.insert(key, Arc::clone(body)).await;
+                        self.keep_unless_dropped(entries, key, drops).await;
+                    }
+                }
+                lead.answer(&loaded);
+                return loaded;
+            }
+        })
+    }
+
+    /// Whether a new answer gets a place in the cache: always while the
+    /// byte budget has room; once it is spent, only the answer of a key
+    /// missed before, lately (TinyLFU's doorkeeper). moka's own admission
+    /// (TinyLFU) would turn most answers asked for once away too, but only
+    /// after inserting each one, queueing the insertion for its
+    /// housekeeping, comparing it with a victim and removing it again, on
+    /// every miss; a catalog read at random would pay that on nearly every
+    /// request, for nothing.
+    fn admit(&self, key: u128, body: &CachedBody) -> bool {
+        let Some(entries) = &self.entries else {
+            return false;
+        };
+        let weight = (ENTRY_OVERHEAD + body.weight()) as u64;
+        entries.weighted_size() + weight <= self.max_bytes || self.doorkeeper.seen_again(key)
     }
 
     /// After a load that began when `drops` entries had been dropped: if
@@ -476,7 +557,7 @@ impl ResponseCache {
                 .compressions
                 .with_label_values(&[encoding.token()])
                 .inc();
-            if let Some(entries) = &self.entries {
+            if let (Some(entries), true) = (&self.entries, answer.kept.load(Ordering::Relaxed)) {
                 let same = Arc::clone(answer);
                 entries
                     .entry(key)
@@ -547,25 +628,134 @@ impl Drop for Reloading {
     }
 }
 
-/// Loads `key` once for all the requests that miss it together. Boxed, and
-/// out of `get_or_load`'s body: moka's loading future is ~3 KB, which every
-/// request's future (hits included) would otherwise carry and copy, where a
-/// hit needs only `get`'s.
-fn load_once<'a, F>(
-    entries: &'a Entries,
+/// What a load of a key ends in, for the requests that waited for it.
+type LoadResult = Result<Arc<CachedBody>, ApiError>;
+
+/// The keys being loaded, each with the requests waiting for its load: one
+/// load per key however many requests miss it at once, whether or not its
+/// answer is then kept. A lock held for a map insertion or removal; the
+/// keys are hashes already, so Fx will do.
+#[derive(Default)]
+struct Loading(Mutex<HashMap<u128, Vec<oneshot::Sender<LoadResult>>, FxBuildHasher>>);
+
+/// A request's part in the load of a key: it loads, or it waits for the
+/// answer of the request that does (an error if that one went away first).
+enum Joined<'a> {
+    Lead(Lead<'a>),
+    Wait(oneshot::Receiver<LoadResult>),
+}
+
+impl Loading {
+    fn join(&self, key: u128) -> Joined<'_> {
+        let mut loading = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match loading.get_mut(&key) {
+            Some(waiting) => {
+                let (reply, answer) = oneshot::channel();
+                waiting.push(reply);
+                Joined::Wait(answer)
+            }
+            None => {
+                loading.insert(key, Vec::new());
+                Joined::Lead(Lead { loading: self, key })
+            }
+        }
+    }
+
+    fn finish(&self, key: u128) -> Vec<oneshot::Sender<LoadResult>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+            .unwrap_or_default()
+    }
+}
+
+/// The request loading a key. However it ends (its future dropped
+/// included) the key stops loading; if it ends without answering, the
+/// requests that waited try again.
+struct Lead<'a> {
+    loading: &'a Loading,
     key: u128,
-    load: F,
-) -> Pin<Box<impl Future<Output = Result<Arc<CachedBody>, Arc<ApiError>>> + 'a>>
-where
-    F: Future<Output = Result<Arc<CachedBody>, ApiError>> + 'a,
-{
-    Box::pin(entries.try_get_with(key, load))
+}
+
+impl Lead<'_> {
+    /// Gives the answer to every request that waited for it.
+    fn answer(self, loaded: &LoadResult) {
+        for waiting in self.loading.finish(self.key) {
+            // A receiver that is gone gave up; nothing to do.
+            let _ = waiting.send(loaded.clone());
+        }
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        // The senders go with the entry: their requests load again.
+        self.loading.finish(self.key);
+    }
+}
+
+/// The keys missed lately, as bits (two per key, from the key's own hash
+/// bits), forgotten all at once when as many keys have been marked as the
+/// cache holds answers at most: a key missed twice within that window is
+/// likely to be asked for again, one missed once is not.
+struct Doorkeeper {
+    bits: Box<[AtomicU64]>,
+    marked: AtomicUsize,
+    window: usize,
+}
+
+impl Doorkeeper {
+    /// For a cache of at most `entries` answers.
+    fn new(entries: u64) -> Self {
+        let window = usize::try_from(entries).unwrap_or(usize::MAX).max(1);
+        // Eight bits a key: with two of them set per key, a key never
+        // missed passes for one missed before about 5% of the time when the
+        // window is full.
+        let words = if entries == 0 {
+            1
+        } else {
+            (window.saturating_mul(8) / 64).next_power_of_two()
+        };
+        Doorkeeper {
+            bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            marked: AtomicUsize::new(0),
+            window,
+        }
+    }
+
+    /// Whether `key` was marked within the window; marks it if not.
+    fn seen_again(&self, key: u128) -> bool {
+        let mask = self.bits.len() * 64 - 1;
+        // The key is a hash: its low and high halves are two independent
+        // positions. (Truncations intended.)
+        let at = [(key as usize) & mask, ((key >> 64) as usize) & mask];
+        let bit = |i: usize| (&self.bits[i / 64], 1u64 << (i % 64));
+        if at.iter().all(|&i| {
+            let (word, bit) = bit(i);
+            word.load(Ordering::Relaxed) & bit != 0
+        }) {
+            return true;
+        }
+        for i in at {
+            let (word, bit) = bit(i);
+            word.fetch_or(bit, Ordering::Relaxed);
+        }
+        if self.marked.fetch_add(1, Ordering::Relaxed) + 1 >= self.window {
+            self.marked.store(0, Ordering::Relaxed);
+            for word in self.bits.iter() {
+                word.store(0, Ordering::Relaxed);
+            }
+        }
+        false
+    }
 }
 
 /// Replaces the answer of `key` by what `load` gives, unless a request ahead
 /// in the key's queue already did; keeps it when `load` answers 503; drops
 /// it on any other error, which goes to `failed`. Boxed for the reason
-/// `load_once` is.
+/// `load_missing` is.
 fn reload_once<'a, F>(
     entries: &'a Entries,
     key: u128,
@@ -586,7 +776,10 @@ where
                     return Op::Nop;
                 }
                 match load.await {
-                    Ok(body) => Op::Put(body),
+                    Ok(body) => {
+                        body.kept.store(true, Ordering::Relaxed);
+                        Op::Put(body)
+                    }
                     Err(ApiError::Unavailable) => {
                         *failed = Some(ApiError::Unavailable);
                         Op::Nop
@@ -680,7 +873,103 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_doorkeeper_lets_in_a_key_missed_again_within_its_window() {
+        let doorkeeper = Doorkeeper::new(1000);
+        let key = |n: u128| xxhash_rust::xxh3::xxh3_128(&n.to_le_bytes());
+        assert!(!doorkeeper.seen_again(key(1)));
+        assert!(doorkeeper.seen_again(key(1)));
+        let passed = (2..1001).filter(|&n| doorkeeper.seen_again(key(n))).count();
+        assert!(passed < 50, "{passed} of 999 keys never missed passed");
+        // A thousand keys marked in all: the window starts again, empty.
+        let mut n = 1001;
+        while doorkeeper.marked.load(Ordering::Relaxed) != 0 {
+            doorkeeper.seen_again(key(n));
+            n += 1;
+        }
+        assert!(!doorkeeper.seen_again(key(1)));
+    }
+
+    fn small_cache() -> ResponseCache {
+        let settings = Settings {
+            cache_max_mb: 1,
+            ..Settings::default()
+        };
+        ResponseCache::new(&settings, crate::metrics::Metrics::new().cache)
+    }
+
+    /// Asks for `key`, counting the loads in `loads`.
+    async fn ask(cache: &ResponseCache, key: u128, loads: &AtomicUsize) {
+        cache
+            .get_or_load(key, async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Ok(JsonBody(vec![b'x'; 100 * 1024]))
+            })
+            .await
+            .unwrap();
+    }
+
+    #[rocket::async_test]
+    async fn once_full_a_key_is_kept_from_its_second_miss() {
+        let cache = small_cache();
+        let loads = AtomicUsize::new(0);
+        // While there is room, every answer is kept.
+        ask(&cache, 1, &loads).await;
+        ask(&cache, 1, &loads).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        for key in 2..20 {
+            ask(&cache, key, &loads).await;
+        }
+        cache.entries.as_ref().unwrap().run_pending_tasks().await;
+        // Full: an answer asked for once is not kept; asked for again, it is.
+        let before = loads.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            ask(&cache, 100, &loads).await;
+        }
+        assert_eq!(loads.load(Ordering::SeqCst) - before, 2);
+    }
+
+    #[rocket::async_test]
+    async fn requests_missing_a_key_together_share_one_load_kept_or_not() {
+        use rocket::futures::future::join_all;
+
+        let cache = small_cache();
+        let loads = AtomicUsize::new(0);
+        let answers = join_all((0..10).map(|_| {
+            cache.get_or_load(7, async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                rocket::tokio::task::yield_now().await;
+                Ok(JsonBody(b"[1]".to_vec()))
+            })
+        }))
+        .await;
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert!(answers.iter().all(|a| Arc::ptr_eq(
+            &a.as_ref().unwrap().body,
+            &answers[0].as_ref().unwrap().body
+        )));
+    }
+
+    #[rocket::async_test]
+    async fn when_the_loading_request_goes_away_a_waiting_one_loads() {
+        use rocket::futures::FutureExt;
+
+        let cache = small_cache();
+        let mut first = Box::pin(cache.get_or_load(7, async {
+            rocket::futures::future::pending::<()>().await;
+            Ok(JsonBody(b"never".to_vec()))
+        }));
+        assert!((&mut first).now_or_never().is_none());
+        let second = cache.get_or_load(7, async { Ok(JsonBody(b"[1]".to_vec())) });
+        let mut second = Box::pin(second);
+        assert!((&mut second).now_or_never().is_none());
+        drop(first);
+        let answer = second.await.unwrap();
+        assert_eq!(&*answer.body.body, b"[1]");
+    }
 
     #[test]
     fn a_page_key_is_the_key_of_its_canonical_url() {

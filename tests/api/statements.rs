@@ -245,13 +245,42 @@ fn catalog_statements_are_prepared_and_planned_once_per_connection() {
             queries::find_products(conn, ids).unwrap();
             queries::find_styles_answers(conn, ids).unwrap();
             queries::find_related_ids_by_product(conn, ids).unwrap();
+            queries::find_related_ids(conn, ids).unwrap();
         }
         queries::list_products(conn, Page { page: 1, count: 5 }, None).unwrap();
         counts.push(plans(conn));
     }
     // products with features, styles answers, products, styles, photos,
-    // skus, products with related,
-    // one page shape; 25 and 50 executions (no answers are stored here, so
+    // skus, products with related, related ids as arrays,
+    // one page shape; 29 and 58 executions (no answers are stored here, so
     // every id set with a product in it reads the rows too).
-    assert_eq!(counts, [(8, 0, 25), (8, 0, 50)]);
+    assert_eq!(counts, [(9, 0, 29), (9, 0, 58)]);
+}
+
+/// `/related`'s statement (one array of ids per product) answers exactly
+/// what the textbook loader (the join nested with `grouped_by`) does:
+/// products with related rows, without (an empty list), and ids that are
+/// no product (left out).
+#[test]
+fn related_ids_as_arrays_are_the_grouped_rows() {
+    use atelier::catalog::queries;
+    use atelier::db::pool::DbManager;
+    use diesel::r2d2::ManageConnection;
+    use diesel::PgConnection;
+
+    let db = TestDb::with_fixtures();
+    let mut pooled = DbManager::new(db.url.clone(), StatementCounter::default())
+        .connect()
+        .unwrap();
+    let conn: &mut PgConnection = &mut pooled;
+    let all: Vec<i32> = (0..=20).chain([999_999]).collect();
+    for ids in [&[1][..], &[3, 11], &[999_999], &all] {
+        let mut arrays = queries::find_related_ids(conn, ids).unwrap();
+        arrays.sort_unstable();
+        let grouped = queries::find_related_ids_by_product(conn, ids).unwrap();
+        assert_eq!(arrays, grouped, "{ids:?}");
+    }
+    let with_related = queries::find_related_ids(conn, &all).unwrap();
+    assert!(with_related.iter().any(|(_, ids)| ids.is_empty()));
+    assert!(with_related.iter().any(|(_, ids)| ids.len() > 1));
 }
