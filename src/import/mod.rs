@@ -10,6 +10,7 @@
 
 mod answers;
 pub mod csv;
+mod indexes;
 mod progress;
 pub mod tables;
 
@@ -634,14 +635,13 @@ fn import_locked(
     let mut phases = Vec::new();
     let phase_started = Instant::now();
     progress::phase(options.progress, "building indexes and constraints");
-    for statement in twin.loaded.iter().flatten() {
-        diesel::sql_query(statement).execute(conn)?;
-    }
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let loaded: Vec<&String> = twin.loaded.iter().flatten().collect();
+    indexes::build(conn, database_url, &loaded, parts)?;
     phases.push(("indexes and constraints", phase_started.elapsed()));
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "rendering the styles answers");
-    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let rendered = answers::render_styles_answers(database_url, STAGING_SCHEMA, parts)?;
     // Its key and foreign key after the rows, like the loaded tables'.
     for statement in &twin.answers {
@@ -653,9 +653,8 @@ fn import_locked(
     progress::phase(options.progress, "building the search index");
     build_search_index(conn, database_url, parts)?;
     // Its keys, indexes and foreign key after the rows, like the others'.
-    for statement in twin.search.iter().flatten() {
-        diesel::sql_query(statement).execute(conn)?;
-    }
+    let search: Vec<&String> = twin.search.iter().flatten().collect();
+    indexes::build(conn, database_url, &search, parts)?;
     phases.push(("search index", phase_started.elapsed()));
 
     let phase_started = Instant::now();
