@@ -13,8 +13,9 @@
 # stall is not hidden by the generator waiting), p99 is within the bound,
 # no request failed, and the answers per second reached 97% of the rate.
 # Rates go up by 25% from a fifth of /health's RPS until one is not
-# sustained, then two halvings of the gap between the last sustained and the
-# first not; the generator runs on the same cores as the service.
+# sustained (or halve until one is), then two halvings of the gap between
+# the last sustained and the first not; the generator runs on the same
+# cores as the service.
 #
 #   scripts/perf/capacity.sh        STEP=8s CONNECTIONS=256 to change
 set -euo pipefail
@@ -54,15 +55,21 @@ sustained() {
 capacity() {
   local list=$1 limit=$2 rate good=0 bad=0 verdict
   rate=$(python3 -c "print(int($health_before * 0.2))")
+  # Up by 25% while sustained; when the first rate is not, down by half
+  # (at most four times) until one is.
+  local halvings=0
   while :; do
     read -r verdict rps p99 err < <(sustained "$list" "$rate" "$limit")
     printf '  %-10s %7s/s: %7s RPS, p99 %8s ms, errors %s%% -> %s\n' "$list" "$rate" "$rps" "$p99" "$err" "$verdict" >&2
     if [ "$verdict" = yes ]; then
       good=$rate
+      [ "$bad" -eq 0 ] || break
       rate=$(python3 -c "print(int($rate * 1.25))")
     else
       bad=$rate
-      break
+      [ "$good" -eq 0 ] && [ "$halvings" -lt 4 ] || break
+      halvings=$((halvings + 1))
+      rate=$((rate / 2))
     fi
   done
   for _ in 1 2; do
