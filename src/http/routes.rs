@@ -164,6 +164,14 @@ fn header_text(text: &str) -> String {
     out
 }
 
+/// A search answer's own headers: [`SEARCH_CORRECTED`] when it searched
+/// for a corrected `q`, [`COUNTS_ESTIMATED`] when its counts are estimates.
+fn search_headers(corrected: Option<String>, estimated: bool) -> Vec<(&'static str, String)> {
+    let corrected = corrected.map(|q| (SEARCH_CORRECTED, header_text(&q)));
+    let estimated = estimated.then(|| (COUNTS_ESTIMATED, "true".to_string()));
+    corrected.into_iter().chain(estimated).collect()
+}
+
 /// One page of the products a search finds, most relevant first, in the
 /// shape of the product list; with [`SEARCH_CORRECTED`] when a misspelt
 /// word was corrected. Cached under the parsed input (see
@@ -179,11 +187,7 @@ async fn search_products(
             .read(move |c| search::find_products(c, &input, page))
             .await?;
         let views = ProductView::list(found.rows, &api.settings.campus);
-        let headers = found
-            .corrected
-            .map(|q| (SEARCH_CORRECTED, header_text(&q)))
-            .into_iter()
-            .collect();
+        let headers = search_headers(found.corrected, false);
         Ok(WithHeaders(JsonBody::of(&views)?, headers))
     })
     .await
@@ -193,7 +197,7 @@ async fn search_products(
 /// each category the search finds (every product, without parameters),
 /// most first, then by name; with [`COUNTS_ESTIMATED`] when the counts of a
 /// common query are estimated from a sample (see
-/// `search::count_categories_sampling`).
+/// `search::count_categories`).
 #[get("/categories?<q>&<category>&<min_price>&<max_price>")]
 pub async fn list_categories(
     q: Vec<&str>,
@@ -215,14 +219,7 @@ pub async fn list_categories(
             .into_iter()
             .map(CategoryCountView::from)
             .collect();
-        let mut headers: Vec<_> = found
-            .corrected
-            .map(|q| (SEARCH_CORRECTED, header_text(&q)))
-            .into_iter()
-            .collect();
-        if estimated {
-            headers.push((COUNTS_ESTIMATED, "true".to_string()));
-        }
+        let headers = search_headers(found.corrected, estimated);
         Ok(WithHeaders(JsonBody::of(&views)?, headers))
     })
     .await

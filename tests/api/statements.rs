@@ -212,6 +212,15 @@ async fn lookups_of_an_id_in_flight_join_its_fetch() {
     assert_eq!(counter.total() - before, 1);
 }
 
+/// A connection to `db` as the pool makes them (its statements counted, run
+/// on generic plans).
+fn pooled_connection(db: &TestDb) -> atelier::db::pool::DbConnection {
+    use diesel::r2d2::ManageConnection;
+    atelier::db::pool::DbManager::new(db.url.clone(), StatementCounter::default())
+        .connect()
+        .unwrap()
+}
+
 /// Every catalog statement has a fixed shape, so Diesel prepares it once per
 /// connection and reuses it: calling everything again prepares nothing new.
 /// And a pooled connection runs each with its generic plan, never planning an
@@ -219,15 +228,11 @@ async fn lookups_of_an_id_in_flight_join_its_fetch() {
 #[test]
 fn catalog_statements_are_prepared_and_planned_once_per_connection() {
     use atelier::catalog::queries::{self, Page};
-    use atelier::db::pool::DbManager;
     use diesel::prelude::*;
-    use diesel::r2d2::ManageConnection;
     use diesel::sql_types::BigInt;
 
     let db = TestDb::with_fixtures();
-    let mut pooled = DbManager::new(db.url.clone(), StatementCounter::default())
-        .connect()
-        .unwrap();
+    let mut pooled = pooled_connection(&db);
     let conn: &mut PgConnection = &mut pooled;
     // (prepared statements, executions planned anew, executions on the
     // generic plan). Raw SQL is never cached by Diesel, so this adds nothing.
@@ -264,14 +269,10 @@ fn catalog_statements_are_prepared_and_planned_once_per_connection() {
 #[test]
 fn related_ids_as_arrays_are_the_grouped_rows() {
     use atelier::catalog::queries;
-    use atelier::db::pool::DbManager;
-    use diesel::r2d2::ManageConnection;
     use diesel::PgConnection;
 
     let db = TestDb::with_fixtures();
-    let mut pooled = DbManager::new(db.url.clone(), StatementCounter::default())
-        .connect()
-        .unwrap();
+    let mut pooled = pooled_connection(&db);
     let conn: &mut PgConnection = &mut pooled;
     let all: Vec<i32> = (0..=20).chain([999_999]).collect();
     for ids in [&[1][..], &[3, 11], &[999_999], &all] {

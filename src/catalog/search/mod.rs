@@ -11,7 +11,4 @@ pub mod input;
 pub mod read;
 
 pub use input::{Filters, InputError, SearchInput, Term, Terms};
-pub use read::{
-    count_categories, count_categories_sampling, find_products, CategoryCounts, Found,
-    FACET_SAMPLE, MAX_RESULTS,
-};
+pub use read::{count_categories, find_products, CategoryCounts, Found, MAX_RESULTS};

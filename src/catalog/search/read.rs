@@ -12,7 +12,7 @@
 //! levels above it are sparse, and their indexes give all their matches in
 //! one statement. No search reads past [`MAX_RESULTS`] results. Category
 //! counts with `q` are estimated from a fixed sample when the query is
-//! common and counted when it is rare (see [`count_categories_sampling`]).
+//! common and counted when it is rare (see [`count_categories`]).
 //!
 //! The statements are planned for the values they run with (not the generic
 //! plans of the rest of the service): which plan is cheap depends on how
@@ -40,8 +40,8 @@ pub const MAX_RESULTS: u64 = 10_000;
 const PROBE_ROWS: i64 = 4_096;
 
 /// Products in the sample that category counts with `q` read first (see
-/// [`count_categories_sampling`]).
-pub const FACET_SAMPLE: i64 = 8_192;
+/// [`count_categories`]).
+const FACET_SAMPLE: i64 = 8_192;
 
 /// Matches in that sample from which category counts are estimated: with
 /// fewer, the query is rare enough to count its matches.
@@ -80,7 +80,7 @@ pub struct Found<T> {
 
 /// How many products of each category a search finds, most first, then by
 /// name; `estimated` when they are estimated from a sample rather than
-/// counted (see [`count_categories_sampling`]).
+/// counted (see [`count_categories`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CategoryCounts {
     pub counts: Vec<CategoryCount>,
@@ -137,35 +137,20 @@ pub fn find_products(
 }
 
 /// How many of the products `input` finds each category has, most first,
-/// then by name (see [`count_categories_sampling`]), from a sample of
-/// [`FACET_SAMPLE`] products.
+/// then by name. Without `q`, sums of the counts kept per category and
+/// price, whatever the catalog's size. With it, the work is bounded by
+/// construction, never by the number of matches: a sample of about
+/// [`FACET_SAMPLE`] products (whole blocks of the table, the same blocks
+/// every time) is read first; when it holds [`FACET_ESTIMATE_FROM`] matches
+/// or more, each count is estimated from it (`estimated`); with fewer, the
+/// query is rare, and its matches are counted from the index, up to
+/// [`FACET_COUNT_LIMIT`] (past which the sample's estimate is given after
+/// all). A catalog no larger than the sample is counted exactly.
 pub fn count_categories(
     conn: &mut PgConnection,
     input: &SearchInput,
 ) -> QueryResult<Found<CategoryCounts>> {
-    count_categories_sampling(conn, input, FACET_SAMPLE)
-}
-
-/// How many of the products `input` finds each category has, most first,
-/// then by name. Without `q`, sums of the counts kept per category and
-/// price, whatever the catalog's size. With it, the work is bounded by
-/// construction, never by the number of matches: a sample of about
-/// `sample` products (whole blocks of the table, the same blocks every
-/// time) is read first; when it holds [`FACET_ESTIMATE_FROM`] matches or
-/// more, each count is estimated from it (`estimated`); with fewer, the
-/// query is rare, and its matches are counted from the index, up to
-/// [`FACET_COUNT_LIMIT`] (past which the sample's estimate is given after
-/// all). A catalog no larger than the sample is counted exactly.
-pub fn count_categories_sampling(
-    conn: &mut PgConnection,
-    input: &SearchInput,
-    sample: i64,
-) -> QueryResult<Found<CategoryCounts>> {
-    in_snapshot(conn, |conn| {
-        with_correction(conn, input, |conn, input| {
-            category_counts(conn, input, sample)
-        })
-    })
+    in_snapshot(conn, |conn| with_correction(conn, input, category_counts))
 }
 
 /// Runs `reads` in one read-only snapshot, planned for their values (see
@@ -492,12 +477,8 @@ struct SampleCount {
     catalog: i64,
 }
 
-/// The counts of [`count_categories_sampling`]. Statements: 1 or 2.
-fn category_counts(
-    conn: &mut PgConnection,
-    input: &SearchInput,
-    sample: i64,
-) -> QueryResult<CategoryCounts> {
+/// The counts of [`count_categories`]. Statements: 1 or 2.
+fn category_counts(conn: &mut PgConnection, input: &SearchInput) -> QueryResult<CategoryCounts> {
     let binds = Binds::new(input);
     if input.terms.is_none() {
         let counts = binds
@@ -531,7 +512,7 @@ fn category_counts(
                     REPEATABLE (0)
               GROUP BY s.category"
         ))
-        .bind::<BigInt, _>(sample)
+        .bind::<BigInt, _>(FACET_SAMPLE)
         .load(conn)?;
     let in_sample: i64 = sampled.iter().map(|s| s.sampled).sum();
     let catalog = sampled.first().map_or(0, |s| s.catalog);
