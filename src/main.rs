@@ -86,6 +86,11 @@ enum Command {
         /// that seed a fresh database).
         #[arg(long)]
         if_empty: bool,
+        /// Yield to a service reading the same database: one session at a
+        /// time without parallel workers, at the lowest CPU and I/O priority
+        /// (slower alone; see docs/OPERATIONS.md).
+        #[arg(long)]
+        gentle: bool,
     },
     /// Manage the stored `/styles` answers.
     Answers {
@@ -165,6 +170,7 @@ fn main() -> anyhow::Result<()> {
             max_reject_percent,
             quiet,
             if_empty,
+            gentle,
         } => import_dump(
             ImportOptions {
                 dir,
@@ -175,6 +181,7 @@ fn main() -> anyhow::Result<()> {
                 } else {
                     ProgressMode::Auto
                 },
+                gentle,
             },
             if_empty,
         ),

@@ -19,6 +19,7 @@ use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer};
 
+use super::sessions::Sessions;
 use super::tables::{COPY_HEADER, COPY_TRAILER};
 use super::ImportError;
 use crate::catalog::answers::{render_range, RenderedBatch};
@@ -50,12 +51,12 @@ pub struct RenderedAnswers {
 /// whose `styles_answers` is replaced) on `readers` connections, and writes
 /// them with one COPY.
 pub fn render_styles_answers(
-    database_url: &str,
+    sessions: Sessions<'_>,
     schema: &str,
     readers: usize,
 ) -> Result<RenderedAnswers, ImportError> {
     let started = Instant::now();
-    let mut conn = PgConnection::establish(database_url)?;
+    let mut conn = sessions.open()?;
     diesel::sql_query(format!("SET search_path = {schema}")).execute(&mut conn)?;
     // The first id of every BATCH_PRODUCTS-th product: one pass over the
     // primary key's index.
@@ -83,7 +84,7 @@ pub fn render_styles_answers(
                 .skip(reader)
                 .step_by(readers)
                 .collect();
-            scope.spawn(move || read_batches(database_url, schema, &mine, &send));
+            scope.spawn(move || read_batches(sessions, schema, &mine, &send));
         }
         write_answers(&mut conn, &queues, batches.len())
     })?;
@@ -101,15 +102,15 @@ pub fn render_styles_answers(
 /// Renders `batches` in order onto `send`; stops at the first error (sent on)
 /// or when the writer has gone.
 fn read_batches(
-    database_url: &str,
+    sessions: Sessions<'_>,
     schema: &str,
     batches: &[(i32, i32)],
     send: &SyncSender<Result<RenderedBatch, ImportError>>,
 ) {
-    let mut conn = match PgConnection::establish(database_url) {
+    let mut conn = match sessions.open() {
         Ok(conn) => conn,
         Err(e) => {
-            let _ = send.send(Err(e.into()));
+            let _ = send.send(Err(e));
             return;
         }
     };

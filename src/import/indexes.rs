@@ -6,6 +6,7 @@
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
+use super::sessions::Sessions;
 use super::ImportError;
 
 /// What a statement does, in the order the waves run.
@@ -42,12 +43,12 @@ impl Wave {
 }
 
 /// Runs `statements` in waves (keys, indexes, foreign keys, triggers), the
-/// first two on up to `parts` connections to `database_url` at once (each
+/// first two on up to `parts` sessions at once (each
 /// with `maintenance_work_mem` as `conn` has it), the others on `conn`.
 /// The staging tables are committed, so every connection sees them.
 pub fn build(
     conn: &mut PgConnection,
-    database_url: &str,
+    sessions: Sessions<'_>,
     statements: &[&String],
     parts: usize,
 ) -> Result<(), ImportError> {
@@ -61,7 +62,7 @@ pub fn build(
             .map(|(_, s)| *s)
             .collect();
         if wave.in_parallel() && these.len() > 1 && parts > 1 {
-            run_at_once(database_url, &these, parts)?;
+            run_at_once(sessions, &these, parts)?;
         } else {
             for statement in these {
                 diesel::sql_query(statement.as_str()).execute(conn)?;
@@ -74,7 +75,7 @@ pub fn build(
 /// Runs `statements` on `parts` connections, each taking the next one left
 /// (the first, the largest tables' builds, do not all fall to one).
 fn run_at_once(
-    database_url: &str,
+    sessions: Sessions<'_>,
     statements: &[&String],
     parts: usize,
 ) -> Result<(), ImportError> {
@@ -83,7 +84,7 @@ fn run_at_once(
         let workers: Vec<_> = (0..parts.min(statements.len()))
             .map(|_| {
                 scope.spawn(|| -> Result<(), ImportError> {
-                    let mut conn = PgConnection::establish(database_url)?;
+                    let mut conn = sessions.open()?;
                     diesel::sql_query("SET maintenance_work_mem = '256MB'").execute(&mut conn)?;
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -12,6 +12,7 @@ mod answers;
 pub mod csv;
 mod indexes;
 mod progress;
+mod sessions;
 pub mod tables;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use roaring::RoaringBitmap;
 
 pub use answers::render_styles_answers;
 pub use progress::ProgressMode;
+pub use sessions::Sessions;
 
 use self::csv::{Fields, RawRecord, RecordReader};
 use self::progress::FileProgress;
@@ -39,6 +41,10 @@ use crate::db::migrations;
 
 /// The schema the next data set is built in.
 pub const STAGING_SCHEMA: &str = "atelier_import";
+/// The schema the replaced tables are moved to by the swap, to be dropped
+/// once readers have the new ones (removing their files takes seconds, and
+/// no reader should wait for it).
+const RETIRED_SCHEMA: &str = "atelier_retired";
 /// The table of rendered `/styles` answers, derived from the loaded tables
 /// (see `answers`) and swapped in with them.
 const ANSWERS_TABLE: &str = "styles_answers";
@@ -134,6 +140,8 @@ pub struct ImportOptions {
     /// Abort (changing nothing) if more than this percentage of rows is rejected.
     pub max_reject_percent: f64,
     pub progress: ProgressMode,
+    /// Yield to a service sharing the database (see `sessions`).
+    pub gentle: bool,
 }
 
 /// What happened to one file.
@@ -535,16 +543,20 @@ pub fn count_products(database_url: &str) -> Result<i64, ImportError> {
 /// Imports the dump in `options.dir` into the database at `database_url`.
 pub fn run(database_url: &str, options: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
+    let sessions = Sessions::new(database_url, options.gentle);
+    sessions.lower_own_priority();
     let mut files = open_files(&options.dir)?;
-    let mut conn = PgConnection::establish(database_url)?;
+    let mut conn = sessions.open()?;
     migrations::run_pending(&mut conn).map_err(|e| ImportError::Other(e.to_string()))?;
     take_import_lock(&mut conn)?;
-    let result = import_locked(&mut conn, database_url, &mut files, options, started);
+    let result = import_locked(&mut conn, sessions, &mut files, options, started);
     if result.is_err() {
-        // Best effort: a later import drops the staging schema anyway.
+        // Best effort: a later import drops these schemas anyway.
         let _ = diesel::sql_query("RESET search_path").execute(&mut conn);
-        let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE"))
-            .execute(&mut conn);
+        for schema in [STAGING_SCHEMA, RETIRED_SCHEMA] {
+            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&mut conn);
+        }
     }
     release_lock(&mut conn);
     result
@@ -565,6 +577,7 @@ struct TwinDdl {
 /// tables get later.
 fn create_staging(conn: &mut PgConnection) -> Result<TwinDdl, ImportError> {
     let mut staging_ddl = vec![
+        format!("DROP SCHEMA IF EXISTS {RETIRED_SCHEMA} CASCADE"),
         format!("DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE"),
         format!("CREATE SCHEMA {STAGING_SCHEMA}"),
     ];
@@ -599,7 +612,7 @@ fn create_staging(conn: &mut PgConnection) -> Result<TwinDdl, ImportError> {
 
 fn import_locked(
     conn: &mut PgConnection,
-    database_url: &str,
+    sessions: Sessions<'_>,
     files: &mut [OpenFile],
     options: &ImportOptions,
     started: Instant,
@@ -635,14 +648,14 @@ fn import_locked(
     let mut phases = Vec::new();
     let phase_started = Instant::now();
     progress::phase(options.progress, "building indexes and constraints");
-    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let parts = sessions.parts();
     let loaded: Vec<&String> = twin.loaded.iter().flatten().collect();
-    indexes::build(conn, database_url, &loaded, parts)?;
+    indexes::build(conn, sessions, &loaded, parts)?;
     phases.push(("indexes and constraints", phase_started.elapsed()));
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "rendering the styles answers");
-    let rendered = answers::render_styles_answers(database_url, STAGING_SCHEMA, parts)?;
+    let rendered = answers::render_styles_answers(sessions, STAGING_SCHEMA, parts)?;
     // Its key and foreign key after the rows, like the loaded tables'.
     for statement in &twin.answers {
         diesel::sql_query(statement).execute(conn)?;
@@ -651,10 +664,10 @@ fn import_locked(
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "building the search index");
-    build_search_index(conn, database_url, parts)?;
+    build_search_index(conn, sessions, parts)?;
     // Its keys, indexes and foreign key after the rows, like the others'.
     let search: Vec<&String> = twin.search.iter().flatten().collect();
-    indexes::build(conn, database_url, &search, parts)?;
+    indexes::build(conn, sessions, &search, parts)?;
     phases.push(("search index", phase_started.elapsed()));
 
     let phase_started = Instant::now();
@@ -666,7 +679,7 @@ fn import_locked(
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "swapping the new data in");
-    swap(conn)?;
+    swap(conn, sessions)?;
     phases.push(("swap", phase_started.elapsed()));
 
     Ok(ImportReport {
@@ -684,7 +697,7 @@ fn import_locked(
 /// answers), then the vocabulary and the counts on `conn`.
 fn build_search_index(
     conn: &mut PgConnection,
-    database_url: &str,
+    sessions: Sessions<'_>,
     parts: usize,
 ) -> Result<(), ImportError> {
     let ranges = search::id_ranges(conn, STAGING_SCHEMA, parts)?;
@@ -693,7 +706,7 @@ fn build_search_index(
             .iter()
             .map(|&(lo, hi)| {
                 scope.spawn(move || -> Result<i64, ImportError> {
-                    let mut conn = PgConnection::establish(database_url)?;
+                    let mut conn = sessions.open()?;
                     Ok(search::build_products(
                         &mut conn,
                         STAGING_SCHEMA,
@@ -715,25 +728,36 @@ fn build_search_index(
     Ok(())
 }
 
-/// Replaces the served tables with the staging ones in one transaction.
-fn swap(conn: &mut PgConnection) -> Result<(), ImportError> {
-    conn.transaction(|conn| {
+/// Replaces the served tables with the staging ones in one transaction, on
+/// a session of normal priority: readers wait while it holds the tables, so
+/// it only moves them, the served ones aside into the retired schema and
+/// the staging ones into their place. The retired tables are dropped after
+/// the commit, on `conn`, while readers already use the new ones.
+fn swap(conn: &mut PgConnection, sessions: Sessions<'_>) -> Result<(), ImportError> {
+    let tables: Vec<Served> = served_tables().collect();
+    sessions.open_urgent()?.transaction(|conn| {
         // Readers hold the served tables only for the length of a query;
         // waiting longer than this means something else holds them.
         diesel::sql_query("SET LOCAL lock_timeout = '30s'").execute(conn)?;
-        let tables: Vec<Served> = served_tables().collect();
-        let served: Vec<String> = tables
-            .iter()
-            .map(|t| format!("{}.{}", t.schema, t.name))
-            .collect();
-        diesel::sql_query(format!("DROP TABLE {}", served.join(", "))).execute(conn)?;
+        diesel::sql_query(format!("CREATE SCHEMA {RETIRED_SCHEMA}")).execute(conn)?;
         for Served { schema, name } in &tables {
+            diesel::sql_query(format!(
+                "ALTER TABLE {schema}.{name} SET SCHEMA {RETIRED_SCHEMA}"
+            ))
+            .execute(conn)?;
             diesel::sql_query(format!(
                 "ALTER TABLE {STAGING_SCHEMA}.{name} SET SCHEMA {schema}"
             ))
             .execute(conn)?;
         }
         diesel::sql_query(format!("DROP SCHEMA {STAGING_SCHEMA}")).execute(conn)?;
-        Ok(())
-    })
+        Ok::<_, ImportError>(())
+    })?;
+    let retired: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{RETIRED_SCHEMA}.{}", t.name))
+        .collect();
+    diesel::sql_query(format!("DROP TABLE {}", retired.join(", "))).execute(conn)?;
+    diesel::sql_query(format!("DROP SCHEMA {RETIRED_SCHEMA}")).execute(conn)?;
+    Ok(())
 }

@@ -751,6 +751,7 @@ async fn an_import_builds_the_index_and_swaps_it_in() {
             rejects: dir.0.join("rejects.csv"),
             max_reject_percent: 100.0,
             progress: atelier::import::ProgressMode::Quiet,
+            gentle: false,
         },
     )
     .unwrap();

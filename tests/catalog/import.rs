@@ -295,6 +295,97 @@ fn the_served_schema_is_the_migrated_one_after_an_import() {
 }
 
 #[test]
+fn a_gentle_import_loads_the_same_data_and_leaves_no_schema_behind() {
+    let db = TestDb::migrated();
+    let mut conn = db.connect();
+    let migrated = schema_signature(&mut conn, "public");
+    let scratch = Scratch::new("gentle");
+    let rejects = scratch.0.join("rejects.csv");
+    let gentle = ImportOptions {
+        gentle: true,
+        ..options(&defects_dir(), &rejects)
+    };
+    // On a thread of its own: a gentle import lowers its caller's priority.
+    let report = std::thread::scope(|s| s.spawn(|| import::run(&db.url, &gentle)).join())
+        .unwrap()
+        .unwrap();
+    assert_eq!(contents(&mut conn), expected_defects_contents());
+    assert_eq!(std::fs::read_to_string(&rejects).unwrap(), EXPECTED_REJECTS);
+    assert_eq!(report.file(Table::Product).unwrap().loaded, 5);
+    assert_eq!(schema_signature(&mut conn, "public"), migrated);
+    assert!(!schema_exists(&mut conn, import::STAGING_SCHEMA));
+    assert!(!schema_exists(&mut conn, "atelier_retired"));
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
+#[derive(QueryableByName)]
+struct BackendPid {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+/// The nice value of process `pid`, from /proc (field 19 of its stat line).
+fn nice_of(pid: i32) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').nth(16).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_gentle_session_has_no_parallel_workers_and_the_lowest_priority_it_may_have() {
+    let db = TestDb::migrated();
+    let mut plain = import::Sessions::new(&db.url, false).open().unwrap();
+    let mut gentle = import::Sessions::new(&db.url, true).open().unwrap();
+    let setting = |conn: &mut PgConnection| -> String {
+        diesel::sql_query("SELECT current_setting('max_parallel_maintenance_workers') AS value")
+            .get_result::<Setting>(conn)
+            .unwrap()
+            .value
+    };
+    assert_ne!(setting(&mut plain), "0");
+    assert_eq!(setting(&mut gentle), "0");
+    let pid = |conn: &mut PgConnection| -> i32 {
+        diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result::<BackendPid>(conn)
+            .unwrap()
+            .pid
+    };
+    assert_eq!(nice_of(pid(&mut plain)), 0);
+    // The database runs on this machine; as root (or the server's own user)
+    // its processes may be reniced, otherwise they keep their priority.
+    let permitted = may_renice(pid(&mut gentle));
+    assert_eq!(nice_of(pid(&mut gentle)), if permitted { 19 } else { 0 });
+}
+
+/// Whether this process may lower process `pid`'s priority: as root, or as
+/// the user it runs as.
+fn may_renice(pid: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let owner: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let me = std::fs::read_to_string("/proc/self/status").unwrap();
+    let mine: u32 = me
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    mine == 0 || mine == owner
+}
+
+#[test]
 fn importing_twice_gives_the_same_database() {
     let db = TestDb::migrated();
     let scratch = Scratch::new("twice");

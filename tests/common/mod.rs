@@ -108,9 +108,13 @@ impl TestDb {
 
     /// Renders every product's `/styles` answer, as an import does.
     pub fn render_styles_answers(&self) -> u64 {
-        atelier::import::render_styles_answers(&self.url, "public", 2)
-            .expect("rendering the styles answers")
-            .rows
+        atelier::import::render_styles_answers(
+            atelier::import::Sessions::new(&self.url, false),
+            "public",
+            2,
+        )
+        .expect("rendering the styles answers")
+        .rows
     }
 
     pub fn connect(&self) -> PgConnection {
@@ -222,6 +226,7 @@ pub fn import_options(dir: &Path) -> ImportOptions {
         rejects: dir.join("rejects.csv"),
         max_reject_percent: 100.0,
         progress: ProgressMode::Quiet,
+        gentle: false,
     }
 }
 
