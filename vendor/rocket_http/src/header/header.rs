@@ -348,6 +348,16 @@ impl Hasher for NameHasher {
 }
 
 impl<'h> HeaderMap<'h> {
+    // Patched (see vendor/README.md): room for eight names at the first
+    // insertion, rather than growing (and rehashing) from 0 to 3 to 7: a
+    // request or an answer has about that many headers.
+    #[inline(always)]
+    fn make_room(&mut self) {
+        if self.headers.capacity() == 0 {
+            self.headers.reserve(8);
+        }
+    }
+
     /// Returns an empty header collection.
     ///
     /// # Example
@@ -547,6 +557,7 @@ impl<'h> HeaderMap<'h> {
     #[inline(always)]
     pub fn replace<'p: 'h, H: Into<Header<'p>>>(&mut self, header: H) -> bool {
         let header = header.into();
+        self.make_room();
         self.headers.insert(Name(header.name), vec![header.value]).is_some()
     }
 
@@ -600,6 +611,7 @@ impl<'h> HeaderMap<'h> {
     pub fn replace_all<'n, 'v: 'h, H>(&mut self, name: H, values: Vec<Cow<'v, str>>)
         where 'n: 'h, H: Into<Cow<'n, str>>
     {
+        self.make_room();
         self.headers.insert(Name(Uncased::new(name)), values);
     }
 
@@ -621,6 +633,7 @@ impl<'h> HeaderMap<'h> {
     #[inline(always)]
     pub fn add<'p: 'h, H: Into<Header<'p>>>(&mut self, header: H) {
         let header = header.into();
+        self.make_room();
         self.headers.entry(Name(header.name)).or_insert(vec![]).push(header.value);
     }
 
@@ -678,6 +691,7 @@ impl<'h> HeaderMap<'h> {
     pub fn add_all<'n, H>(&mut self, name: H, values: &mut Vec<Cow<'h, str>>)
         where 'n:'h, H: Into<Cow<'n, str>>
     {
+        self.make_room();
         self.headers.entry(Name(Uncased::new(name)))
             .or_insert(vec![])
             .append(values)
@@ -887,5 +901,29 @@ mod tests {
 
         let vals: Vec<_> = map.get("x-CuStOm").collect();
         assert_eq!(vals, vec!["a", "b", "c"]);
+    }
+
+    // Patched: names of every length class of `hash_name` (0, 1-3, 4-7,
+    // 8, and longer than a word), in any case, and names that hash alike
+    // under the `| 0x20` fold but differ.
+    #[test]
+    fn word_hashing_is_case_insensitive() {
+        let names = ["", "a", "ab", "Abc", "Etag", "Accept", "Max-Forw",
+            "X-Request-Id", "Access-Control-Allow-Origin", "x@", "x`", "a[b", "a{b"];
+        let mut map = HeaderMap::new();
+        for (i, name) in names.iter().enumerate() {
+            map.add_raw(*name, i.to_string());
+        }
+        for (i, name) in names.iter().enumerate() {
+            let value = i.to_string();
+            assert_eq!(map.get_one(&name.to_ascii_uppercase()), Some(&*value), "{name}");
+            assert_eq!(map.get_one(&name.to_ascii_lowercase()), Some(&*value), "{name}");
+            assert!(map.contains(name.to_ascii_uppercase()));
+        }
+        assert_eq!(map.len(), names.len());
+        map.remove("ACCESS-control-allow-ORIGIN");
+        assert!(!map.contains("Access-Control-Allow-Origin"));
+        assert!(map.replace_raw("x-request-ID", "z"));
+        assert_eq!(map.get_one("X-Request-Id"), Some("z"));
     }
 }
