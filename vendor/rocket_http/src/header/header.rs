@@ -246,7 +246,55 @@ impl fmt::Display for Header<'_> {
 /// returns values for headers of names "AbC", "ABC", "abc", and so on.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct HeaderMap<'h> {
-    headers: IndexMap<Name<'h>, Vec<Cow<'h, str>>, BuildHasherDefault<NameHasher>>
+    headers: IndexMap<Name<'h>, Values<'h>, BuildHasherDefault<NameHasher>>
+}
+
+// Patched (see vendor/README.md): a name's values, kept without a vector
+// while there is one (nearly every header), rather than in a `Vec` of one
+// allocated for each header.
+#[derive(Clone, Debug)]
+enum Values<'h> {
+    One(Cow<'h, str>),
+    Many(Vec<Cow<'h, str>>),
+}
+
+impl<'h> Values<'h> {
+    #[inline]
+    fn as_slice(&self) -> &[Cow<'h, str>] {
+        match self {
+            Values::One(value) => std::slice::from_ref(value),
+            Values::Many(values) => values,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, value: Cow<'h, str>) {
+        match self {
+            Values::Many(values) => values.push(value),
+            Values::One(_) => {
+                let first = std::mem::replace(self, Values::Many(Vec::new()));
+                if let (Values::One(first), Values::Many(values)) = (first, &mut *self) {
+                    values.reserve(2);
+                    values.push(first);
+                    values.push(value);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn into_vec(self) -> Vec<Cow<'h, str>> {
+        match self {
+            Values::One(value) => vec![value],
+            Values::Many(values) => values,
+        }
+    }
+}
+
+impl PartialEq for Values<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
 }
 
 // Patched (see vendor/README.md): upstream keys the map by `Uncased` with
@@ -414,7 +462,7 @@ impl<'h> HeaderMap<'h> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        self.headers.iter().flat_map(|(_, values)| values.iter()).count()
+        self.headers.iter().map(|(_, values)| values.as_slice().len()).sum()
     }
 
     /// Returns `true` if there are no headers stored in the map. Otherwise
@@ -459,7 +507,7 @@ impl<'h> HeaderMap<'h> {
         self.headers
             .get(&NameRef(UncasedStr::new(name)))
             .into_iter()
-            .flat_map(|values| values.iter().map(|val| val.borrow()))
+            .flat_map(|values| values.as_slice().iter().map(|val| val.borrow()))
     }
 
     /// Returns the _first_ value stored for the header with name `name` if
@@ -498,10 +546,7 @@ impl<'h> HeaderMap<'h> {
     #[inline]
     pub fn get_one<'a>(&'a self, name: &str) -> Option<&'a str> {
         self.headers.get(&NameRef(UncasedStr::new(name)))
-            .and_then(|values| {
-                if !values.is_empty() { Some(values[0].borrow()) }
-                else { None }
-            })
+            .and_then(|values| values.as_slice().first().map(|value| value.borrow()))
     }
 
     /// Replace any header that matches the name of `header.name` with `header`.
@@ -558,7 +603,7 @@ impl<'h> HeaderMap<'h> {
     pub fn replace<'p: 'h, H: Into<Header<'p>>>(&mut self, header: H) -> bool {
         let header = header.into();
         self.make_room();
-        self.headers.insert(Name(header.name), vec![header.value]).is_some()
+        self.headers.insert(Name(header.name), Values::One(header.value)).is_some()
     }
 
     /// A convenience method to replace a header using a raw name and value.
@@ -612,7 +657,8 @@ impl<'h> HeaderMap<'h> {
         where 'n: 'h, H: Into<Cow<'n, str>>
     {
         self.make_room();
-        self.headers.insert(Name(Uncased::new(name)), values);
+        let values: Vec<Cow<'h, str>> = values;
+        self.headers.insert(Name(Uncased::new(name)), Values::Many(values));
     }
 
     /// Adds `header` into the map. If a header with `header.name` was
@@ -634,7 +680,12 @@ impl<'h> HeaderMap<'h> {
     pub fn add<'p: 'h, H: Into<Header<'p>>>(&mut self, header: H) {
         let header = header.into();
         self.make_room();
-        self.headers.entry(Name(header.name)).or_insert(vec![]).push(header.value);
+        match self.headers.entry(Name(header.name)) {
+            indexmap::map::Entry::Occupied(entry) => entry.into_mut().push(header.value),
+            indexmap::map::Entry::Vacant(entry) => {
+                entry.insert(Values::One(header.value));
+            }
+        }
     }
 
     /// A convenience method to add a header using a raw name and value.
@@ -692,9 +743,12 @@ impl<'h> HeaderMap<'h> {
         where 'n:'h, H: Into<Cow<'n, str>>
     {
         self.make_room();
-        self.headers.entry(Name(Uncased::new(name)))
-            .or_insert(vec![])
-            .append(values)
+        let entry = self.headers.entry(Name(Uncased::new(name)))
+            .or_insert_with(|| Values::Many(Vec::new()));
+        match entry {
+            Values::Many(existing) => existing.append(values),
+            Values::One(_) => values.drain(..).for_each(|value| entry.push(value)),
+        }
     }
 
     /// Remove all of the values for header with name `name`.
@@ -799,7 +853,7 @@ impl<'h> HeaderMap<'h> {
     /// ```
     pub fn iter(&self) -> impl Iterator<Item=Header<'_>> {
         self.headers.iter().flat_map(|(key, values)| {
-            values.iter().map(move |val| {
+            values.as_slice().iter().map(move |val| {
                 Header::new(key.0.as_str(), &**val)
             })
         })
@@ -846,7 +900,11 @@ impl<'h> HeaderMap<'h> {
     #[inline(always)]
     pub fn into_iter(self) -> impl Iterator<Item=Header<'h>> {
         self.headers.into_iter().flat_map(|(name, value)| {
-            value.into_iter().map(move |value| {
+            let values = match value {
+                Values::One(value) => either::Either::Left(std::iter::once(value)),
+                Values::Many(values) => either::Either::Right(values.into_iter()),
+            };
+            values.map(move |value| {
                 Header { name: name.0.clone(), value }
             })
         })
@@ -860,7 +918,7 @@ impl<'h> HeaderMap<'h> {
     #[inline]
     pub fn into_iter_raw(self)
             -> impl Iterator<Item=(Uncased<'h>, Vec<Cow<'h, str>>)> {
-        self.headers.into_iter().map(|(name, values)| (name.0, values))
+        self.headers.into_iter().map(|(name, values)| (name.0, values.into_vec()))
     }
 }
 
@@ -925,5 +983,46 @@ mod tests {
         assert!(!map.contains("Access-Control-Allow-Origin"));
         assert!(map.replace_raw("x-request-ID", "z"));
         assert_eq!(map.get_one("X-Request-Id"), Some("z"));
+    }
+
+    // Patched: one value kept without a vector, then more.
+    #[test]
+    fn one_value_then_more() {
+        let mut map = HeaderMap::new();
+        map.add_raw("Vary", "Origin");
+        assert_eq!(map.len(), 1);
+        map.add_raw("vary", "Accept-Encoding");
+        map.add_all("VARY", &mut vec!["a".into(), "b".into()]);
+        let vals: Vec<_> = map.get("Vary").collect();
+        assert_eq!(vals, vec!["Origin", "Accept-Encoding", "a", "b"]);
+        assert_eq!(map.len(), 4);
+
+        map.add_raw("Allow", "GET");
+        let mut more = vec!["HEAD".into()];
+        map.add_all("allow", &mut more);
+        assert!(more.is_empty());
+        assert_eq!(map.get("Allow").collect::<Vec<_>>(), vec!["GET", "HEAD"]);
+
+        let mut single = HeaderMap::new();
+        single.add_raw("X", "1");
+        let mut as_vec = HeaderMap::new();
+        as_vec.replace_all("x", vec!["1".into()]);
+        assert_eq!(single, as_vec);
+        assert_eq!(single.get_one("X"), Some("1"));
+
+        let all: Vec<_> = map.clone().into_iter()
+            .map(|h| format!("{}: {}", h.name(), h.value()))
+            .collect();
+        assert_eq!(all, vec!["Vary: Origin", "Vary: Accept-Encoding", "Vary: a",
+            "Vary: b", "Allow: GET", "Allow: HEAD"]);
+        let raw: Vec<_> = map.into_iter_raw().map(|(n, v)| (n.to_string(), v.len())).collect();
+        assert_eq!(raw, vec![("Vary".to_string(), 4), ("Allow".to_string(), 2)]);
+        assert_eq!(single.into_iter_raw().next().map(|(_, v)| v.len()), Some(1));
+    }
+
+    // The map stays covariant in its lifetime, as upstream's is.
+    #[allow(dead_code)]
+    fn covariant<'a>(map: HeaderMap<'static>) -> HeaderMap<'a> {
+        map
     }
 }
