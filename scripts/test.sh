@@ -29,3 +29,5 @@ echo "==> cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "==> cargo test"
 cargo test --all-targets --quiet -- "$@"
+echo "==> the vendored crates' own tests (see vendor/README.md)"
+cargo test -p rocket_http --lib --quiet

@@ -1,0 +1,8 @@
+mod listener;
+
+#[cfg(feature = "mtls")]
+pub mod mtls;
+
+pub use rustls;
+pub use listener::{TlsListener, Config};
+pub mod util;
