@@ -62,7 +62,7 @@ loaded_import() {
   rm -f "$LOGDIR/$step.done"
   (
     i=0
-    while [ ! -e "$LOGDIR/$step.done" ]; do
+    while [ ! -e "$LOGDIR/$step.done" ] && kill -0 $$ 2>/dev/null; do
       i=$((i + 1))
       oha_recorded "$step-$i" -c 256 -q "$RATE" --latency-correction -z 10s --urls-from-file "$MIXED"
     done
@@ -82,10 +82,10 @@ echo "==> the import alone"
 import_step alone
 ALONE=$IMPORT_SECONDS
 echo "==> the import under $RATE requests/s"
-loaded_import plain-loaded plain-loaded
+loaded_import plain-loaded
 PLAIN=$IMPORT_SECONDS
 echo "==> the gentle import under $RATE requests/s"
-loaded_import gentle-loaded gentle-loaded --gentle
+loaded_import gentle-loaded --gentle
 GENTLE=$IMPORT_SECONDS
 GENTLE_ALONE_SECONDS=
 if [ -n "${GENTLE_ALONE:-}" ]; then
