@@ -66,6 +66,10 @@ SQL
   if ! as_postgres psql -p "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = 'atelier'" | grep -q 1; then
     as_postgres createdb -p "$port" -O atelier atelier
   fi
+  # A superuser's to create: an import reads its new tables into the buffers
+  # with it before it swaps them in, and `atelier prewarm` uses it.
+  as_postgres psql -p "$port" -d atelier -q -c "SET client_min_messages = warning" \
+    -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm"
 }
 
 ensure_database() {
@@ -136,20 +140,15 @@ size_shared_buffers() {
 
 # Reads the catalog's tables and indexes into shared_buffers (pg_prewarm), so
 # a measurement starts where a server that has run for a while is, not while
-# random reads are still filling the buffers (minutes at full scale). The
-# extension is dropped again unless it was there before.
+# random reads are still filling the buffers (minutes at full scale).
 prewarm_catalog() {
   [ -n "${MANAGED_PORT:-}" ] || return 0
-  local had
-  had=$(as_postgres psql -p "$MANAGED_PORT" -d atelier -tAc "SELECT count(*) FROM pg_extension WHERE extname = 'pg_prewarm'")
   echo "==> reading the catalog into PostgreSQL's buffers (pg_prewarm)"
   as_postgres psql -p "$MANAGED_PORT" -d atelier -qtA -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_prewarm;
 SELECT sum(pg_prewarm(c.oid::regclass))
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i');
 SQL
-  if [ "$had" = 0 ]; then
-    as_postgres psql -p "$MANAGED_PORT" -d atelier -qc "DROP EXTENSION pg_prewarm"
-  fi
 }

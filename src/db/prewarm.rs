@@ -51,22 +51,33 @@ impl PrewarmReport {
 
 /// Reads every table of the `public` schema, its TOAST table and every index
 /// of both into shared buffers: the indexes first (every lookup descends
-/// one), then the tables, smallest first.
+/// one), then the tables, smallest first. Creates the extension if it can.
 pub fn prewarm(conn: &mut PgConnection) -> Result<PrewarmReport, PrewarmError> {
-    let started = Instant::now();
-    let installed: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
-        "(SELECT count(*) FROM pg_extension WHERE extname = 'pg_prewarm')",
-    ))
-    .get_result(conn)?;
-    if installed == 0 {
+    if !installed(conn)? {
         diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
             .execute(conn)
             .map_err(|e| PrewarmError::NoExtension(e.to_string()))?;
     }
+    Ok(prewarm_schema(conn, "public")?)
+}
+
+/// Whether the `pg_prewarm` extension is installed in this database.
+pub fn installed(conn: &mut PgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm')",
+    ))
+    .get_result(conn)
+}
+
+/// Reads the tables of `schema` (but Diesel's own), their TOAST tables and
+/// all their indexes into shared buffers, indexes first, then tables
+/// smallest first; the extension must be installed (see [`installed`]).
+pub fn prewarm_schema(conn: &mut PgConnection, schema: &str) -> QueryResult<PrewarmReport> {
+    let started = Instant::now();
     let relations = diesel::sql_query(
         "WITH tables AS (
            SELECT c.oid, c.reltoastrelid FROM pg_class c
-            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+            WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r'
               AND c.relname <> '__diesel_schema_migrations'),
          relations AS (
            SELECT oid FROM tables
@@ -79,6 +90,7 @@ pub fn prewarm(conn: &mut PgConnection) -> Result<PrewarmReport, PrewarmError> {
              FROM relations r JOIN pg_class c ON c.oid = r.oid
             ORDER BY c.relkind = 'i' DESC, c.relpages) ordered",
     )
+    .bind::<Text, _>(schema)
     .load::<Prewarmed>(conn)?;
     Ok(PrewarmReport {
         relations,

@@ -37,7 +37,7 @@ use self::tables::{
 };
 use crate::catalog::schema;
 use crate::catalog::search::build as search;
-use crate::db::migrations;
+use crate::db::{migrations, prewarm};
 
 /// The schema the next data set is built in.
 pub const STAGING_SCHEMA: &str = "atelier_import";
@@ -651,6 +651,13 @@ fn import_locked(
     let parts = sessions.parts();
     let loaded: Vec<&String> = twin.loaded.iter().flatten().collect();
     indexes::build(conn, sessions, &loaded, parts)?;
+    // The answers and the search index are built by queries on these
+    // tables: without statistics the planner guesses their sizes, and a
+    // batch of the answers' lookups can take a minute instead of a moment.
+    for table in Table::LOAD_ORDER {
+        diesel::sql_query(format!("ANALYZE {STAGING_SCHEMA}.{}", table.table_name()))
+            .execute(conn)?;
+    }
     phases.push(("indexes and constraints", phase_started.elapsed()));
 
     let phase_started = Instant::now();
@@ -672,14 +679,20 @@ fn import_locked(
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "analyzing");
-    for table in served_tables() {
+    // The loaded tables were analysed after their indexes.
+    for table in served_tables().skip(Table::LOAD_ORDER.len()) {
         diesel::sql_query(format!("ANALYZE {STAGING_SCHEMA}.{}", table.name)).execute(conn)?;
     }
     phases.push(("analyze", phase_started.elapsed()));
 
     let phase_started = Instant::now();
+    progress::phase(options.progress, "reading the new tables into memory");
+    warm_staging(conn)?;
+    phases.push(("warm", phase_started.elapsed()));
+
+    let phase_started = Instant::now();
     progress::phase(options.progress, "swapping the new data in");
-    swap(conn, sessions)?;
+    swap(sessions)?;
     phases.push(("swap", phase_started.elapsed()));
 
     Ok(ImportReport {
@@ -689,6 +702,28 @@ fn import_locked(
         rejects: options.rejects.clone(),
         elapsed: started.elapsed(),
     })
+}
+
+/// Reads the staging tables and their indexes into PostgreSQL's buffers
+/// before they are served: the import wrote them around the buffers, and
+/// without this every request just after the swap would read its pages from
+/// disk, all at once. Needs the `pg_prewarm` extension in the database (as
+/// `atelier prewarm` does); without it the new tables start cold.
+fn warm_staging(conn: &mut PgConnection) -> Result<(), ImportError> {
+    if !prewarm::installed(conn)? {
+        tracing::warn!(
+            "the pg_prewarm extension is not installed in this database: the new tables are \
+             served from disk until requests have read them (CREATE EXTENSION pg_prewarm)"
+        );
+        return Ok(());
+    }
+    let report = prewarm::prewarm_schema(conn, STAGING_SCHEMA)?;
+    tracing::debug!(
+        "read {} blocks of the new tables in {:?}",
+        report.blocks(),
+        report.elapsed
+    );
+    Ok(())
 }
 
 /// Builds the search index's rows in the staging schema from the loaded
@@ -728,17 +763,69 @@ fn build_search_index(
     Ok(())
 }
 
+/// How long the replaced tables are kept after the swap before they are
+/// dropped: time for the service's sessions to run their statements again
+/// against the new tables (see `swap`).
+const RETIRED_GRACE: Duration = Duration::from_secs(1);
+/// How long one attempt of the swap waits for the served tables: every
+/// request that reads them queues behind a waiting swap, so a wait must stay
+/// within what a request may take.
+const SWAP_LOCK_WAIT: &str = "50ms";
+/// The pause between two attempts: long enough for the queries that held
+/// the tables to finish, and for those that queued behind the attempt.
+const SWAP_RETRY_PAUSE_SECONDS: f64 = 0.2;
+/// How long the swap keeps trying before the import gives up (changing
+/// nothing): a reader holding the tables that long is not a request.
+const SWAP_PATIENCE: &str = "60s";
+
+/// The statement that takes the served tables for the swap, in attempts
+/// that each wait at most [`SWAP_LOCK_WAIT`]: a failed attempt's locks are
+/// released (its subtransaction rolled back) so the requests queued behind
+/// it go on, and after [`SWAP_PATIENCE`] it fails with `lock_not_available`.
+fn lock_served_tables(tables: &str) -> String {
+    format!(
+        "DO $swap$
+         DECLARE
+           started timestamptz := clock_timestamp();
+         BEGIN
+           LOOP
+             BEGIN
+               SET LOCAL lock_timeout = '{SWAP_LOCK_WAIT}';
+               LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE;
+               SET LOCAL lock_timeout = 0;
+               RETURN;
+             EXCEPTION WHEN lock_not_available THEN
+               IF clock_timestamp() - started > interval '{SWAP_PATIENCE}' THEN
+                 RAISE EXCEPTION USING
+                   ERRCODE = 'lock_not_available',
+                   MESSAGE = 'the served tables were held by other sessions for {SWAP_PATIENCE}; '
+                     || 'nothing was changed',
+                   HINT = 'pg_stat_activity shows who holds them';
+               END IF;
+             END;
+             PERFORM pg_sleep({SWAP_RETRY_PAUSE_SECONDS});
+           END LOOP;
+         END
+         $swap$"
+    )
+}
+
 /// Replaces the served tables with the staging ones in one transaction, on
-/// a session of normal priority: readers wait while it holds the tables, so
-/// it only moves them, the served ones aside into the retired schema and
+/// a session of normal priority: readers wait while it holds or waits for
+/// the tables, so it takes them only when they come free within a moment
+/// (see [`lock_served_tables`]) and only moves them, the served ones aside
+/// into the retired schema and
 /// the staging ones into their place. The retired tables are dropped after
-/// the commit, on `conn`, while readers already use the new ones.
-fn swap(conn: &mut PgConnection, sessions: Sessions<'_>) -> Result<(), ImportError> {
+/// the commit and a grace, at the lowest priority, while readers already use
+/// the new ones.
+fn swap(sessions: Sessions<'_>) -> Result<(), ImportError> {
     let tables: Vec<Served> = served_tables().collect();
+    let served: Vec<String> = tables
+        .iter()
+        .map(|Served { schema, name }| format!("{schema}.{name}"))
+        .collect();
     sessions.open_urgent()?.transaction(|conn| {
-        // Readers hold the served tables only for the length of a query;
-        // waiting longer than this means something else holds them.
-        diesel::sql_query("SET LOCAL lock_timeout = '30s'").execute(conn)?;
+        diesel::sql_query(lock_served_tables(&served.join(", "))).execute(conn)?;
         diesel::sql_query(format!("CREATE SCHEMA {RETIRED_SCHEMA}")).execute(conn)?;
         for Served { schema, name } in &tables {
             diesel::sql_query(format!(
@@ -753,11 +840,21 @@ fn swap(conn: &mut PgConnection, sessions: Sessions<'_>) -> Result<(), ImportErr
         diesel::sql_query(format!("DROP SCHEMA {STAGING_SCHEMA}")).execute(conn)?;
         Ok::<_, ImportError>(())
     })?;
-    let retired: Vec<String> = tables
-        .iter()
-        .map(|t| format!("{RETIRED_SCHEMA}.{}", t.name))
-        .collect();
-    diesel::sql_query(format!("DROP TABLE {}", retired.join(", "))).execute(conn)?;
-    diesel::sql_query(format!("DROP SCHEMA {RETIRED_SCHEMA}")).execute(conn)?;
+    // A session's prepared statements still name the retired tables until
+    // it runs them again: it locks them first and only then finds its plan
+    // outdated. Dropping a table holds its lock while its buffers are
+    // released and its files removed, so a request running such a statement
+    // meanwhile would wait for that; after the grace the sessions in use
+    // have planned again against the new tables. One table at a time, so a
+    // straggler waits for one table's removal at most; those that refer to
+    // others first.
+    // Releasing the buffers and removing the files is work the service
+    // should not wait behind, so it runs at the lowest priority.
+    std::thread::sleep(RETIRED_GRACE);
+    let mut idle = sessions.open_idle()?;
+    for Served { name, .. } in tables.iter().rev() {
+        diesel::sql_query(format!("DROP TABLE {RETIRED_SCHEMA}.{name}")).execute(&mut idle)?;
+    }
+    diesel::sql_query(format!("DROP SCHEMA {RETIRED_SCHEMA}")).execute(&mut idle)?;
     Ok(())
 }

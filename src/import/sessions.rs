@@ -75,6 +75,14 @@ impl<'a> Sessions<'a> {
         Ok(conn)
     }
 
+    /// A session for work nobody waits for (dropping the replaced tables):
+    /// at the lowest priority, where it can be, whatever the import's mode.
+    pub fn open_idle(&self) -> Result<PgConnection, ImportError> {
+        let mut conn = PgConnection::establish(self.url)?;
+        lower_backend_priority(&mut conn)?;
+        Ok(conn)
+    }
+
     /// A session of normal priority, for statements that hold locks the
     /// service's reads wait for.
     pub fn open_urgent(&self) -> Result<PgConnection, ImportError> {

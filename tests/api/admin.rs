@@ -1339,7 +1339,7 @@ async fn an_import_waits_for_writes_in_flight_and_refuses_writes_until_its_swap(
     assert_eq!(got.status, Status::ServiceUnavailable);
     assert_eq!(got.header("Retry-After"), Some("30"));
     in_flight.batch_execute("COMMIT").unwrap();
-    common::until_waiting(&db, "ALTER TABLE public.product SET SCHEMA").await;
+    common::until_waiting(&db, "DO $swap$").await;
     let got = send(&client, "PATCH", "/admin/styles/1", token, body).await;
     assert_eq!(got.status, Status::ServiceUnavailable);
     reader.batch_execute("COMMIT").unwrap();

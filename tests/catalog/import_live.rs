@@ -11,6 +11,7 @@ use crate::common;
 use crate::common::process::atelier;
 use crate::common::{defects_dir, import_options, Line, TestDb};
 use atelier::import;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rocket::http::Status;
 
@@ -170,4 +171,47 @@ async fn the_api_answers_throughout_an_import() {
         new.starts_with("{\"product_id\":\"1\",\"results\":[{\"style_id\":1,"),
         "{new}"
     );
+}
+
+/// A session that holds a served table (a long report, a dump) keeps the
+/// swap waiting, but not every other reader: the swap takes the tables in
+/// short attempts, so a reader queued behind one goes on when it ends, and
+/// the import completes once the tables are free.
+#[rocket::async_test]
+async fn a_swap_waiting_for_a_held_table_lets_other_readers_through() {
+    let db = TestDb::migrated();
+    import::run(&db.url, &import_options(&defects_dir())).unwrap();
+    let count = |conn: &mut PgConnection| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM product)",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    let mut holder = db.connect();
+    let before = count(&mut holder);
+    holder
+        .batch_execute("BEGIN; SELECT count(*) FROM product")
+        .unwrap();
+
+    let dump = common::generated_dump("swap-wait", 2_000, 3);
+    let url = db.url.clone();
+    let dir = dump.0.clone();
+    let importer = std::thread::spawn(move || import::run(&url, &import_options(&dir)));
+    common::until_waiting(&db, "DO $swap$").await;
+
+    // Behind a swap that waited for as long as the holder holds the table,
+    // these would time out.
+    let mut reader = db.connect();
+    reader
+        .batch_execute("SET statement_timeout = '10s'")
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(count(&mut reader), before);
+    }
+    assert!(!importer.is_finished());
+
+    holder.batch_execute("COMMIT").unwrap();
+    importer.join().unwrap().unwrap();
+    assert_eq!(count(&mut reader), 2_000);
 }
