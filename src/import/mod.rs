@@ -707,9 +707,13 @@ fn import_locked(
 /// Reads the staging tables and their indexes into PostgreSQL's buffers
 /// before they are served: the import wrote them around the buffers, and
 /// without this every request just after the swap would read its pages from
-/// disk, all at once. Needs the `pg_prewarm` extension in the database (as
-/// `atelier prewarm` does); without it the new tables start cold.
+/// disk, all at once. Needs the `pg_prewarm` extension in the database
+/// (created here when the import's role may); without it the new tables
+/// start cold.
 fn warm_staging(conn: &mut PgConnection) -> Result<(), ImportError> {
+    if !prewarm::installed(conn)? && superuser(conn)? {
+        diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_prewarm").execute(conn)?;
+    }
     if !prewarm::installed(conn)? {
         tracing::warn!(
             "the pg_prewarm extension is not installed in this database: the new tables are \
@@ -724,6 +728,14 @@ fn warm_staging(conn: &mut PgConnection) -> Result<(), ImportError> {
         report.elapsed
     );
     Ok(())
+}
+
+/// Whether the session's role is a superuser (who may create extensions).
+fn superuser(conn: &mut PgConnection) -> Result<bool, ImportError> {
+    Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+    ))
+    .get_result(conn)?)
 }
 
 /// Builds the search index's rows in the staging schema from the loaded
