@@ -24,7 +24,7 @@
 # primary because the replica was skipped for lag (/metrics, scraped every
 # 0.5 s during the step).
 #
-#   scripts/perf/scale-out.sh     RATE=2000 STEP=20s COLD_RATE=5000 to change
+#   scripts/perf/scale-out.sh     RATE=2000 STEP=20s COLD_RATE=5000 IMPORT_FLAGS=--gentle to change
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/load.sh
@@ -294,20 +294,26 @@ import_started=$(date +%s)
 record_event e-import "import started"
 # The import's progress lines (stderr) mark its phases on the chart; the
 # swap is the last, its transaction committed when the import exits.
-$BIN import "$dump" --rejects "$LOGDIR/rejects.csv" 2>&1 > "$LOGDIR/import.txt" |
+# IMPORT_FLAGS (default --gentle, as docs/OPERATIONS.md says for a primary
+# that serves; IMPORT_FLAGS= for a plain import).
+IMPORT_FLAGS=${IMPORT_FLAGS---gentle}
+# shellcheck disable=SC2086
+$BIN import "$dump" --rejects "$LOGDIR/rejects.csv" $IMPORT_FLAGS 2>&1 > "$LOGDIR/import.txt" |
   while IFS= read -r line; do
     printf '%s %s\n' "$(date -u +%T.%3N)" "$line" >> "$LOGDIR/import-progress.txt"
     case $line in
       "import: building indexes"*) record_event e-import "indexes" ;;
       "import: rendering"*) record_event e-import "styles answers" ;;
+      "import: building the search"*) record_event e-import "search index" ;;
       "import: analyzing"*) record_event e-import "analyze" ;;
+      "import: reading the new tables"*) record_event e-import "warm" ;;
       "import: swapping"*) record_event e-import "swap" ;;
     esac
   done
 record_event e-import "import done"
 import_seconds=$(( $(date +%s) - import_started ))
 wait "$LOAD"
-row "(e) import on the primary (${import_seconds} s of the run)" e-import ""
+row "(e) import${IMPORT_FLAGS:+ $IMPORT_FLAGS} on the primary (${import_seconds} s of the run)" e-import ""
 prewarm_catalog
 
 echo "==> (f) the primary stopped for 10 s, nginx's cache warm"
