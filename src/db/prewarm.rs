@@ -69,6 +69,23 @@ pub fn installed(conn: &mut PgConnection) -> QueryResult<bool> {
     .get_result(conn)
 }
 
+/// Whether the extension is installed, creating it first when it is not and
+/// the session's role is a superuser (the only one who may); never fails
+/// for want of the privilege, unlike [`prewarm`].
+pub fn installed_or_created(conn: &mut PgConnection) -> QueryResult<bool> {
+    if installed(conn)? {
+        return Ok(true);
+    }
+    let superuser: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+    ))
+    .get_result(conn)?;
+    if superuser {
+        diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_prewarm").execute(conn)?;
+    }
+    Ok(superuser)
+}
+
 /// Reads the tables of `schema` (but Diesel's own), their TOAST tables and
 /// all their indexes into shared buffers, indexes first, then tables
 /// smallest first; the extension must be installed (see [`installed`]).

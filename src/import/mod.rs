@@ -711,10 +711,7 @@ fn import_locked(
 /// (created here when the import's role may); without it the new tables
 /// start cold.
 fn warm_staging(conn: &mut PgConnection) -> Result<(), ImportError> {
-    if !prewarm::installed(conn)? && superuser(conn)? {
-        diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_prewarm").execute(conn)?;
-    }
-    if !prewarm::installed(conn)? {
+    if !prewarm::installed_or_created(conn)? {
         tracing::warn!(
             "the pg_prewarm extension is not installed in this database: the new tables are \
              served from disk until requests have read them (CREATE EXTENSION pg_prewarm)"
@@ -728,14 +725,6 @@ fn warm_staging(conn: &mut PgConnection) -> Result<(), ImportError> {
         report.elapsed
     );
     Ok(())
-}
-
-/// Whether the session's role is a superuser (who may create extensions).
-fn superuser(conn: &mut PgConnection) -> Result<bool, ImportError> {
-    Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-        "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
-    ))
-    .get_result(conn)?)
 }
 
 /// Builds the search index's rows in the staging schema from the loaded
@@ -826,10 +815,9 @@ fn lock_served_tables(tables: &str) -> String {
 /// a session of normal priority: readers wait while it holds or waits for
 /// the tables, so it takes them only when they come free within a moment
 /// (see [`lock_served_tables`]) and only moves them, the served ones aside
-/// into the retired schema and
-/// the staging ones into their place. The retired tables are dropped after
-/// the commit and a grace, at the lowest priority, while readers already use
-/// the new ones.
+/// into the retired schema and the staging ones into their place. The
+/// retired tables are dropped after the commit and a grace, at the lowest
+/// priority, while readers already use the new ones.
 fn swap(sessions: Sessions<'_>) -> Result<(), ImportError> {
     let tables: Vec<Served> = served_tables().collect();
     let served: Vec<String> = tables
@@ -859,9 +847,8 @@ fn swap(sessions: Sessions<'_>) -> Result<(), ImportError> {
     // meanwhile would wait for that; after the grace the sessions in use
     // have planned again against the new tables. One table at a time, so a
     // straggler waits for one table's removal at most; those that refer to
-    // others first.
-    // Releasing the buffers and removing the files is work the service
-    // should not wait behind, so it runs at the lowest priority.
+    // others first. Releasing the buffers and removing the files is work
+    // the service should not wait behind, so it runs at the lowest priority.
     std::thread::sleep(RETIRED_GRACE);
     let mut idle = sessions.open_idle()?;
     for Served { name, .. } in tables.iter().rev() {
