@@ -145,6 +145,19 @@ record_event() {
   printf '%s\t%s\t%s\n' "$(date +%s%3N)" "$1" "$2" >> "$LOGDIR/events.tsv"
 }
 
+# record_import_phase NAME LINE: the phase an `atelier import` progress line
+# (stderr) starts, as an event of NAME; other lines are ignored.
+record_import_phase() {
+  case $2 in
+    "import: building indexes"*) record_event "$1" "indexes" ;;
+    "import: rendering"*) record_event "$1" "styles answers" ;;
+    "import: building the search"*) record_event "$1" "search index" ;;
+    "import: analyzing"*) record_event "$1" "analyze" ;;
+    "import: reading the new tables"*) record_event "$1" "warm" ;;
+    "import: swapping"*) record_event "$1" "swap" ;;
+  esac
+}
+
 # oha_recorded NAME ARGS...: oha as oha_json runs it, its summary in
 # $LOGDIR/NAME.json and each answered request in $REQUESTS/NAME.db.
 oha_recorded() {

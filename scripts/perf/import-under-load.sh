@@ -46,14 +46,7 @@ import_step() {
   record_event "$step" "import started"
   "$BIN" import "$DUMP" --rejects "$LOGDIR/rejects.csv" "$@" 2>&1 > "$LOGDIR/$step-import.txt" |
     while IFS= read -r line; do
-      case $line in
-        "import: building indexes"*) record_event "$step" "indexes" ;;
-        "import: rendering"*) record_event "$step" "styles answers" ;;
-        "import: building the search"*) record_event "$step" "search index" ;;
-        "import: analyzing"*) record_event "$step" "analyze" ;;
-        "import: reading the new tables"*) record_event "$step" "warm" ;;
-        "import: swapping"*) record_event "$step" "swap" ;;
-      esac
+      record_import_phase "$step" "$line"
     done
   record_event "$step" "import done"
   IMPORT_SECONDS=$(python3 -c 'import sys; print(f"{(int(sys.argv[1]) - int(sys.argv[2])) / 1e9:.1f}")' "$(date +%s%N)" "$started")

@@ -301,14 +301,7 @@ IMPORT_FLAGS=${IMPORT_FLAGS---gentle}
 $BIN import "$dump" --rejects "$LOGDIR/rejects.csv" $IMPORT_FLAGS 2>&1 > "$LOGDIR/import.txt" |
   while IFS= read -r line; do
     printf '%s %s\n' "$(date -u +%T.%3N)" "$line" >> "$LOGDIR/import-progress.txt"
-    case $line in
-      "import: building indexes"*) record_event e-import "indexes" ;;
-      "import: rendering"*) record_event e-import "styles answers" ;;
-      "import: building the search"*) record_event e-import "search index" ;;
-      "import: analyzing"*) record_event e-import "analyze" ;;
-      "import: reading the new tables"*) record_event e-import "warm" ;;
-      "import: swapping"*) record_event e-import "swap" ;;
-    esac
+    record_import_phase e-import "$line"
   done
 record_event e-import "import done"
 import_seconds=$(( $(date +%s) - import_started ))
