@@ -182,6 +182,8 @@ fn main() -> anyhow::Result<()> {
                     ProgressMode::Auto
                 },
                 gentle,
+                // Read from the configuration by `import_dump`.
+                replicas: Vec::new(),
             },
             if_empty,
         ),
@@ -215,8 +217,9 @@ fn main() -> anyhow::Result<()> {
 
 /// `atelier import`: the dump into DATABASE_URL, unless `if_empty` and the
 /// database already holds products.
-fn import_dump(options: ImportOptions, if_empty: bool) -> anyhow::Result<()> {
+fn import_dump(mut options: ImportOptions, if_empty: bool) -> anyhow::Result<()> {
     let url = config::database_url()?;
+    options.replicas = config::replica_urls(&config::figment(&url));
     if if_empty {
         let products = import::count_products(&url)?;
         if products > 0 {
@@ -338,6 +341,16 @@ fn print_import_report(report: &ImportReport) {
     }
     for (phase, elapsed) in &report.phases {
         println!("{phase:>25}: {:.1}s", elapsed.as_secs_f64());
+    }
+    for warmed in &report.warmed {
+        match warmed.blocks {
+            Some(blocks) => println!(
+                "read into {}'s buffers before the swap: {} MB",
+                warmed.server,
+                blocks * 8 / 1024
+            ),
+            None => println!("left cold on {} (see the warning)", warmed.server),
+        }
     }
     println!(
         "imported in {:.1}s; rejected rows are in {}",

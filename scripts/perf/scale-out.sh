@@ -295,10 +295,12 @@ record_event e-import "import started"
 # The import's progress lines (stderr) mark its phases on the chart; the
 # swap is the last, its transaction committed when the import exits.
 # IMPORT_FLAGS (default --gentle, as docs/OPERATIONS.md says for a primary
-# that serves; IMPORT_FLAGS= for a plain import).
+# that serves; IMPORT_FLAGS= for a plain import). Told of the replica, as an
+# operator's configuration tells it: it reads the new tables into the
+# replica's buffers too before the swap.
 IMPORT_FLAGS=${IMPORT_FLAGS---gentle}
 # shellcheck disable=SC2086
-$BIN import "$dump" --rejects "$LOGDIR/rejects.csv" $IMPORT_FLAGS 2>&1 > "$LOGDIR/import.txt" |
+DATABASE_REPLICA_URLS="$REPLICA_URL" $BIN import "$dump" --rejects "$LOGDIR/rejects.csv" $IMPORT_FLAGS 2>&1 > "$LOGDIR/import.txt" |
   while IFS= read -r line; do
     printf '%s %s\n' "$(date -u +%T.%3N)" "$line" >> "$LOGDIR/import-progress.txt"
     record_import_phase e-import "$line"

@@ -211,7 +211,7 @@ fn percent_decoded(text: &str) -> String {
 }
 
 /// `url` with libpq's `connect_timeout`, unless it sets one.
-fn with_connect_timeout(url: &str) -> String {
+pub fn with_connect_timeout(url: &str) -> String {
     if url.contains("connect_timeout") {
         return url.to_string();
     }

@@ -14,6 +14,7 @@ mod indexes;
 mod progress;
 mod sessions;
 pub mod tables;
+pub mod warm;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -37,7 +38,7 @@ use self::tables::{
 };
 use crate::catalog::schema;
 use crate::catalog::search::build as search;
-use crate::db::{migrations, prewarm};
+use crate::db::migrations;
 
 /// The schema the next data set is built in.
 pub const STAGING_SCHEMA: &str = "atelier_import";
@@ -142,6 +143,9 @@ pub struct ImportOptions {
     pub progress: ProgressMode,
     /// Yield to a service sharing the database (see `sessions`).
     pub gentle: bool,
+    /// The database's read replicas (`DATABASE_REPLICA_URLS`): the new
+    /// tables are read into their buffers too before the swap (see `warm`).
+    pub replicas: Vec<String>,
 }
 
 /// What happened to one file.
@@ -171,6 +175,9 @@ pub struct ImportReport {
     /// The batches the stored answers were rendered in: the products that
     /// exist divided by the batch size, rounded up, however sparse their ids.
     pub answer_batches: usize,
+    /// The servers the new tables were read into before the swap: the
+    /// primary, then each replica.
+    pub warmed: Vec<warm::Warmed>,
     pub rejects: PathBuf,
     pub elapsed: Duration,
 }
@@ -687,7 +694,7 @@ fn import_locked(
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "reading the new tables into memory");
-    warm_staging(conn)?;
+    let warmed = warm::warm(conn, STAGING_SCHEMA, &options.replicas)?;
     phases.push(("warm", phase_started.elapsed()));
 
     let phase_started = Instant::now();
@@ -699,32 +706,10 @@ fn import_locked(
         files: reports,
         phases,
         answer_batches: rendered.batches,
+        warmed,
         rejects: options.rejects.clone(),
         elapsed: started.elapsed(),
     })
-}
-
-/// Reads the staging tables and their indexes into PostgreSQL's buffers
-/// before they are served: the import wrote them around the buffers, and
-/// without this every request just after the swap would read its pages from
-/// disk, all at once. Needs the `pg_prewarm` extension in the database
-/// (created here when the import's role may); without it the new tables
-/// start cold.
-fn warm_staging(conn: &mut PgConnection) -> Result<(), ImportError> {
-    if !prewarm::installed_or_created(conn)? {
-        tracing::warn!(
-            "the pg_prewarm extension is not installed in this database: the new tables are \
-             served from disk until requests have read them (CREATE EXTENSION pg_prewarm)"
-        );
-        return Ok(());
-    }
-    let report = prewarm::prewarm_schema(conn, STAGING_SCHEMA)?;
-    tracing::debug!(
-        "read {} blocks of the new tables in {:?}",
-        report.blocks(),
-        report.elapsed
-    );
-    Ok(())
 }
 
 /// Builds the search index's rows in the staging schema from the loaded

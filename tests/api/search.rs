@@ -752,6 +752,7 @@ async fn an_import_builds_the_index_and_swaps_it_in() {
             max_reject_percent: 100.0,
             progress: atelier::import::ProgressMode::Quiet,
             gentle: false,
+            replicas: Vec::new(),
         },
     )
     .unwrap();

@@ -227,6 +227,7 @@ pub fn import_options(dir: &Path) -> ImportOptions {
         max_reject_percent: 100.0,
         progress: ProgressMode::Quiet,
         gentle: false,
+        replicas: Vec::new(),
     }
 }
 

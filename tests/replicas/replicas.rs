@@ -1,7 +1,8 @@
 //! Reads from a real streaming replica (`DATABASE_REPLICA_URLS`): requests
 //! are answered from the replica, not the primary; a replica that cannot be
 //! reached is skipped with no error to the client; an import on the primary
-//! reaches an instance reading a replica once the replica has it; a replica
+//! reaches an instance reading a replica once the replica has it, and is read
+//! into the replica's buffers before its swap; a replica
 //! that falls behind (replay paused, or its WAL receiver stopped) is skipped
 //! and read again once it has caught up; and `ensure_replica` rebuilds a
 //! replica that has lost its place.
@@ -639,5 +640,69 @@ fn ensure_replica_rebuilds_a_replica_that_lost_its_place() {
     assert_eq!(
         Pair::value(&replica, "SELECT current_setting('primary_slot_name')"),
         PAIR_SLOT
+    );
+}
+
+/// Before its swap an import reads the new tables into each replica's
+/// buffers as well as the primary's, once the replica has replayed them: it
+/// waits for a replica whose replay is paused, and reads there as many
+/// blocks as on the primary. A replica it cannot reach is left cold and the
+/// import goes on.
+#[rocket::async_test]
+async fn an_import_warms_the_new_tables_on_each_replica_once_it_has_replayed_them() {
+    let _turn = REPLAY.lock().await;
+    let db = TestDb::with_fixtures();
+    // The suite's server is local: its superuser creates the extension,
+    // which reaches the replica by replication.
+    let port = db
+        .url
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap();
+    let created = std::process::Command::new("runuser")
+        .args([
+            "-u", "postgres", "--", "psql", "-q", "-p", port, "-d", &db.name,
+        ])
+        .args(["-c", "CREATE EXTENSION pg_prewarm"])
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let replica = replica_of(&db);
+    let dead = dead_url(&db);
+
+    let paused = ReplayPaused::new(&replica);
+    let resume = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        drop(paused);
+    });
+    let dump = common::generated_dump("replica-warm", 50, 3);
+    let options = import::ImportOptions {
+        replicas: vec![replica.clone(), dead.clone()],
+        ..common::import_options(&dump.0)
+    };
+    let report = import::run(&db.url, &options).unwrap();
+    resume.join().unwrap();
+
+    let primary = report.warmed[0].blocks.expect("the primary was warmed");
+    assert!(primary > 0);
+    assert_eq!(
+        report.warmed,
+        vec![
+            import::warm::Warmed {
+                server: "primary".to_string(),
+                blocks: Some(primary),
+            },
+            import::warm::Warmed {
+                server: atelier::db::lag::replica_name(&replica),
+                blocks: Some(primary),
+            },
+            import::warm::Warmed {
+                server: atelier::db::lag::replica_name(&dead),
+                blocks: None,
+            },
+        ]
     );
 }
