@@ -12,6 +12,7 @@ use rocket::{Build, Rocket};
 
 use crate::admin;
 use crate::catalog::anchors::PageAnchors;
+use crate::catalog::related::RelatedInMemory;
 use crate::config::Settings;
 use crate::config::DATABASE_NAME;
 use crate::db::availability::Availability;
@@ -25,7 +26,7 @@ use crate::http::cors::Cors;
 use crate::http::limits::Limits;
 use crate::http::routes::{api_catchers, api_routes, metrics_routes};
 use crate::http::telemetry::Requests;
-use crate::http::watcher::Watcher;
+use crate::http::watcher::{Derived, Watcher};
 use crate::metrics::Metrics;
 
 /// The application for `figment` (see [`crate::config::figment`]): the pool
@@ -254,6 +255,19 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
         return Err(rocket);
     };
     let cache = Arc::new(ResponseCache::new(&settings, metrics.cache.clone()));
+    let pool = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
+        Ok(pool) => pool,
+        Err(e) => {
+            tracing::error!("database configuration: {e}");
+            return Err(rocket);
+        }
+    };
+    // Only with a watcher to keep it in step with the catalog, and not on
+    // the naive path, which measures the plain way.
+    let related = Arc::new(RelatedInMemory::new(
+        settings.related_in_memory && settings.catalog_poll_ms > 0 && !pool.naive,
+        metrics.related_in_memory.clone(),
+    ));
     {
         let cache = Arc::downgrade(&cache);
         metrics.on_scrape(move |m| {
@@ -279,20 +293,20 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
     if settings.catalog_poll_ms > 0 {
         // The databases reads come from: the replicas, and the primary that
         // serves their reads while they are skipped.
-        let urls = match PoolSettings::from_rocket(DATABASE_NAME, &rocket) {
-            Ok(pool) if pool.replica_urls.is_empty() || pool.naive => vec![pool.url],
-            Ok(pool) => pool.replica_urls.into_iter().chain([pool.url]).collect(),
-            Err(e) => {
-                tracing::error!("database configuration: {e}");
-                return Err(rocket);
-            }
+        let urls = if pool.replica_urls.is_empty() || pool.naive {
+            vec![pool.url]
+        } else {
+            pool.replica_urls.into_iter().chain([pool.url]).collect()
         };
         let mut watcher = Watcher::new(
             urls,
             Duration::from_millis(settings.catalog_poll_ms),
             settings.change_feed,
-            &cache,
-            &anchors,
+            Derived {
+                cache: &cache,
+                anchors: &anchors,
+                related: &related,
+            },
             rocket::tokio::runtime::Handle::current(),
             metrics,
         );
@@ -309,5 +323,5 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
             Err(e) => tracing::error!("starting the catalog watcher: {e}"),
         }
     }
-    Ok(rocket.manage(cache))
+    Ok(rocket.manage(cache).manage(related))
 }

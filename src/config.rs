@@ -50,6 +50,9 @@ pub struct Settings {
     pub cache_enabled: bool,
     /// The most memory the cached answers may take, in MiB.
     pub cache_max_mb: u64,
+    /// Whether every product's related ids are kept in memory for
+    /// `/related` (`catalog::related`; needs the catalog watcher).
+    pub related_in_memory: bool,
     /// How long an answer is kept, and how long clients may keep it.
     pub cache_ttl_seconds: u64,
     /// Whether cached answers and their 304s tell nginx to keep them only
@@ -118,6 +121,7 @@ impl Default for Settings {
             campus: "hr-lax".into(),
             cache_enabled: true,
             cache_max_mb: 32,
+            related_in_memory: true,
             cache_ttl_seconds: 60,
             nginx_expires: false,
             catalog_poll_ms: 1000,

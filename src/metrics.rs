@@ -43,6 +43,9 @@ pub struct Metrics {
     pub missing_answers: IntGauge,
     /// Changes to the catalog the watcher has seen (an import is one).
     pub catalog_changes: IntCounter,
+    /// Products whose related ids are in memory (`catalog::related`); 0
+    /// while `/related` asks the database.
+    pub related_in_memory: IntGauge,
     /// Seconds since the watcher first saw an import's staging schema in a
     /// database the instance reads; 0 while there is none.
     pub import_running: prometheus::Gauge,
@@ -337,6 +340,12 @@ impl Metrics {
             "atelier_catalog_changes_total",
             "Changes to the catalog seen by the watcher (an import, an edit).",
         );
+        let related_in_memory = gauge(
+            &r,
+            "atelier_related_in_memory_products",
+            "Products whose related ids are kept in memory for /related; 0 while /related asks \
+             the database (before the first read, after a change to the catalog, or when off).",
+        );
         let import_running = prometheus::Gauge::new(
             "atelier_import_running_seconds",
             "Seconds since an import's staging schema was first seen in a database this instance \
@@ -351,6 +360,7 @@ impl Metrics {
             db,
             missing_answers,
             catalog_changes,
+            related_in_memory,
             import_running,
             scrapers: Mutex::new(Vec::new()),
         }

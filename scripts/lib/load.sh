@@ -106,11 +106,33 @@ start_server() {
   SERVER_SETTINGS="$*"
   for _ in $(seq 100); do
     kill -0 "$SERVER_PID" 2>/dev/null || break
-    curl -sf "$BASE/health" >/dev/null && return
+    if curl -sf "$BASE/health" >/dev/null; then
+      wait_related_in_memory "$BASE" "$*"
+      return
+    fi
     sleep 0.2
   done
   echo "the server did not start; see ${LOGDIR:-/tmp}/server-$name.log" >&2
   exit 1
+}
+
+# wait_related_in_memory BASE "SETTINGS": waits (up to TIMEOUT s, default
+# 60) until the server at BASE has read the related ids into memory, unless
+# SETTINGS turn that off: measured meanwhile, the read would be charged to
+# the requests, and /related would be measured on the database.
+wait_related_in_memory() {
+  if [[ " $2 " =~ \ (ATELIER_RELATED_IN_MEMORY=false|ATELIER_CATALOG_POLL_MS=0|DATABASE_NAIVE=true)\  ]]; then
+    return
+  fi
+  local metrics
+  for _ in $(seq $((${3:-60} * 5))); do
+    metrics=$(curl -sf "$1/metrics" || true)
+    # A build from before the related ids were kept in memory has no gauge.
+    grep -q '^atelier_related_in_memory_products ' <<< "$metrics" || return 0
+    grep -Eq '^atelier_related_in_memory_products [1-9]' <<< "$metrics" && return
+    sleep 0.2
+  done
+  echo "the related ids were not read into memory in ${3:-60} s; measuring anyway" >&2
 }
 
 stop_server() {

@@ -3,6 +3,7 @@
 //! conditional requests, the page anchors and the settings.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use diesel::{PgConnection, QueryResult};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -10,12 +11,13 @@ use rocket::{Orbit, Rocket};
 
 use crate::catalog::anchors::PageAnchors;
 use crate::catalog::queries::Page;
+use crate::catalog::related::{RelatedInMemory, RelatedSnapshot};
 use crate::config::Settings;
 use crate::db::dispatch::{Dispatcher, Kind, LookupResult};
 use crate::db::naive;
 use crate::db::replicas::ReplicaStatus;
 use crate::http::cache::{
-    page_key, product_key, CachedResponse, Loaded, ProductAnswer, ResponseCache,
+    page_key, product_key, Answer, CachedResponse, Loaded, ProductAnswer, ResponseCache,
 };
 use crate::http::compression;
 use crate::http::context::{context, HeaderAt};
@@ -43,6 +45,8 @@ pub struct Api<'r> {
     /// large enough to compress.
     accept_encoding: HeaderAt,
     headers: &'r rocket::http::HeaderMap<'r>,
+    /// For the state only some misses need, looked up then.
+    rocket: &'r Rocket<Orbit>,
 }
 
 #[rocket::async_trait]
@@ -78,6 +82,7 @@ impl<'r> FromRequest<'r> for Api<'r> {
                 .find(request.headers(), "If-None-Match"),
             accept_encoding: context.accept_encoding,
             headers: request.headers(),
+            rocket,
         })
     }
 }
@@ -123,6 +128,13 @@ impl Api<'_> {
             Database::Direct(dispatcher) => dispatcher.pools().replica_states(),
             Database::Naive(_) => Vec::new(),
         }
+    }
+
+    /// Every product's related ids, if they are in memory (see
+    /// `catalog::related`); looked up only here, so a cache hit on
+    /// `/related` does not pay for it.
+    pub fn related_in_memory(&self) -> Option<Arc<RelatedSnapshot>> {
+        self.rocket.state::<Arc<RelatedInMemory>>()?.current()
     }
 
     /// The current page anchors, `None` until they have been read.
@@ -177,12 +189,28 @@ impl Api<'_> {
         self.respond_as(key, load)
     }
 
+    /// As [`Api::respond_about`], for an answer made now and not kept in
+    /// the cache: one cheaper to make than to look up there.
+    pub async fn respond_made_now<F>(&self, load: F) -> Result<CachedResponse, ApiError>
+    where
+        F: Future<Output = Result<JsonBody, ApiError>>,
+    {
+        let answer = self.cache.made_now(load).await?;
+        self.respond_with(0, answer).await
+    }
+
     async fn respond_as<F, B>(&self, key: u128, load: F) -> Result<CachedResponse, ApiError>
     where
         F: Future<Output = Result<B, ApiError>>,
         B: Loaded,
     {
         let answer = self.cache.get_or_load(key, load).await?;
+        self.respond_with(key, answer).await
+    }
+
+    /// `answer`, cached under `key` or not kept, as the client asked for it:
+    /// 304 if its tag matches, compressed if it is large enough.
+    async fn respond_with(&self, key: u128, answer: Answer) -> Result<CachedResponse, ApiError> {
         let not_modified = self
             .if_none_match
             .is_some_and(|tags| answer.body.matches(tags));

@@ -437,6 +437,21 @@ impl ResponseCache {
             .map(|body| Answer { body, stale: false })
     }
 
+    /// The answer `load` gives, made now and not kept: for answers cheaper
+    /// to make than to look up (see `catalog::related`). Sent as a cached
+    /// one is, with its tag and `Cache-Control`.
+    pub async fn made_now<F, B>(&self, load: F) -> Result<Answer, ApiError>
+    where
+        F: Future<Output = Result<B, ApiError>>,
+        B: Loaded,
+    {
+        let (body, headers) = load.await?.into_parts();
+        Ok(Answer {
+            body: Arc::new(CachedBody::with_headers(body, headers, self.ttl)),
+            stale: false,
+        })
+    }
+
     /// Loads `key`, missing from the cache, once for all the requests that
     /// miss it together, and keeps the answer if [`ResponseCache::admit`]
     /// lets it in. Boxed, and out of `get_or_load`'s body: the load's future

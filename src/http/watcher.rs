@@ -5,7 +5,9 @@
 //! the served tables' ids (an import swaps in new tables) and the write
 //! counters of the tables whose changes are not announced. When it changes,
 //! the response cache is emptied and the page anchors are rebuilt, so
-//! answers are at most one poll interval stale. Between polls, on the same
+//! answers are at most one poll interval stale; when `product` or `related`
+//! is among what changed, the related ids in memory are dropped, and read
+//! again on a thread of their own (see `catalog::related`). Between polls, on the same
 //! connection, it hears which products' styles, photos or skus changed and
 //! drops only their answers (see `changes`), within a tick of the commit.
 //! It also counts, for the metrics, the changes and the products left
@@ -25,6 +27,7 @@ use rocket::tokio::runtime::Handle;
 
 use crate::catalog::anchors::PageAnchors;
 use crate::catalog::changes::{Change, Listener};
+use crate::catalog::related::RelatedInMemory;
 use crate::config::ChangeFeed;
 use crate::http::cache::ResponseCache;
 use crate::metrics::Metrics;
@@ -38,32 +41,40 @@ pub const CHANGES_TICK: Duration = Duration::from_millis(10);
 /// answer.
 const MISSING_RECOUNT: Duration = Duration::from_secs(60);
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, PartialEq, Eq)]
 struct Version {
+    /// The whole catalog's.
     #[diesel(sql_type = Text)]
     version: String,
+    /// The part of it the related ids in memory depend on: `product` and
+    /// `related` (see `catalog::related`).
+    #[diesel(sql_type = Text)]
+    related: String,
 }
 
 /// The catalog's version: changes when a served table is replaced, or one
 /// of `counted` is written, or the search index (`search.products`) is:
 /// besides the triggers that follow writes to products, which are counted
 /// already, `atelier search refresh` writes it alone.
-fn catalog_version(conn: &mut PgConnection, counted: &[&str]) -> QueryResult<String> {
+fn catalog_version(conn: &mut PgConnection, counted: &[&str]) -> QueryResult<Version> {
     diesel::sql_query(
-        "SELECT coalesce(string_agg(c.oid::text || ':' ||
-                  CASE WHEN c.relname = ANY ($1) OR c.relnamespace = 'search'::regnamespace
-                       THEN coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::text
-                       ELSE '' END, ',' ORDER BY c.relname), '')
-                AS version
-           FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-          WHERE c.relkind = 'r'
-            AND ((c.relnamespace = 'public'::regnamespace
-                  AND c.relname IN ('product', 'features', 'styles', 'photos', 'skus', 'related'))
-              OR (c.relnamespace = 'search'::regnamespace AND c.relname = 'products'))",
+        "SELECT coalesce(string_agg(v.entry, ',' ORDER BY v.relname), '') AS version,
+                coalesce(string_agg(v.entry, ',' ORDER BY v.relname)
+                         FILTER (WHERE v.relname IN ('product', 'related') AND v.public), '')
+                AS related
+           FROM (SELECT c.relname, c.relnamespace = 'public'::regnamespace AS public,
+                        c.oid::text || ':' ||
+                        CASE WHEN c.relname = ANY ($1) OR c.relnamespace = 'search'::regnamespace
+                             THEN coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::text
+                             ELSE '' END AS entry
+                   FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+                  WHERE c.relkind = 'r'
+                    AND ((c.relnamespace = 'public'::regnamespace
+                          AND c.relname IN ('product', 'features', 'styles', 'photos', 'skus', 'related'))
+                      OR (c.relnamespace = 'search'::regnamespace AND c.relname = 'products'))) v",
     )
     .bind::<Array<Text>, _>(counted)
     .get_result::<Version>(conn)
-    .map(|v| v.version)
 }
 
 #[derive(QueryableByName)]
@@ -96,6 +107,7 @@ pub struct Watcher {
     feed: ChangeFeed,
     cache: Weak<ResponseCache>,
     anchors: Weak<PageAnchors>,
+    related: Weak<RelatedInMemory>,
     /// The runtime the cache's futures run on.
     runtime: Handle,
     metrics: Arc<Metrics>,
@@ -108,7 +120,7 @@ struct Watched {
     url: String,
     /// The connection, and how it hears of changes.
     conn: Option<(PgConnection, Listener)>,
-    version: Option<String>,
+    version: Option<Version>,
     /// Whether the last poll failed: a failure is logged when it starts and
     /// when it ends, not once a poll through an outage.
     failing: bool,
@@ -121,19 +133,30 @@ struct Watched {
     staging: bool,
 }
 
+/// What the watcher keeps in step with the catalog.
+pub struct Derived<'a> {
+    pub cache: &'a Arc<ResponseCache>,
+    pub anchors: &'a Arc<PageAnchors>,
+    pub related: &'a Arc<RelatedInMemory>,
+}
+
 impl Watcher {
     /// A watcher of the databases at `urls`, polling every `interval`,
-    /// hearing of changes as `feed` says; the cache's futures run on
-    /// `runtime`.
+    /// hearing of changes as `feed` says, keeping `derived` in step; the
+    /// cache's futures run on `runtime`.
     pub fn new(
         urls: Vec<String>,
         interval: Duration,
         feed: ChangeFeed,
-        cache: &Arc<ResponseCache>,
-        anchors: &Arc<PageAnchors>,
+        derived: Derived<'_>,
         runtime: Handle,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let Derived {
+            cache,
+            anchors,
+            related,
+        } = derived;
         Watcher {
             databases: urls
                 .into_iter()
@@ -151,6 +174,7 @@ impl Watcher {
             feed,
             cache: Arc::downgrade(cache),
             anchors: Arc::downgrade(anchors),
+            related: Arc::downgrade(related),
             runtime,
             metrics,
             import_seen: None,
@@ -160,11 +184,15 @@ impl Watcher {
     /// One poll of every database: connects if needed, compares versions,
     /// refreshes on change. `false` once the application it serves is gone.
     pub fn poll(&mut self) -> bool {
-        let (Some(cache), Some(anchors)) = (self.cache.upgrade(), self.anchors.upgrade()) else {
+        let (Some(cache), Some(anchors), Some(related)) = (
+            self.cache.upgrade(),
+            self.anchors.upgrade(),
+            self.related.upgrade(),
+        ) else {
             return false;
         };
         for watched in &mut self.databases {
-            watched.poll(self.feed, &cache, &anchors, &self.metrics);
+            watched.poll(self.feed, &cache, &anchors, &related, &self.metrics);
         }
         if self.databases.iter().any(|watched| watched.staging) {
             let since = *self.import_seen.get_or_insert_with(Instant::now);
@@ -234,6 +262,7 @@ impl Watched {
         feed: ChangeFeed,
         cache: &ResponseCache,
         anchors: &PageAnchors,
+        related: &Arc<RelatedInMemory>,
         metrics: &Metrics,
     ) {
         if self.conn.is_none() {
@@ -259,6 +288,9 @@ impl Watched {
         let outcome = catalog_version(conn, listener.unannounced_tables()).and_then(|version| {
             if self.version.as_ref() != Some(&version) {
                 cache.clear();
+                if self.version.as_ref().map(|v| &v.related) != Some(&version.related) {
+                    related.forget();
+                }
                 anchors.reload(conn)?;
                 if self.version.is_some() {
                     metrics.catalog_changes.inc();
@@ -275,6 +307,9 @@ impl Watched {
             }
             Ok(())
         });
+        if outcome.is_ok() {
+            related.load_if_due(&self.url);
+        }
         match outcome {
             Ok(()) if self.failing => {
                 self.failing = false;

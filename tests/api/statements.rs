@@ -285,3 +285,142 @@ fn related_ids_as_arrays_are_the_grouped_rows() {
     assert!(with_related.iter().any(|(_, ids)| ids.is_empty()));
     assert!(with_related.iter().any(|(_, ids)| ids.len() > 1));
 }
+
+/// With the catalog watcher on, `/related` is answered from memory once the
+/// watcher has read every product's related ids: no statement, and the
+/// database's answers byte for byte (ids in related-row order, duplicates
+/// and the product itself kept, `[]` for a product with none, 404 for no
+/// product). A hand edit of `related` drops the copy (the next requests
+/// ask the database) and the next copy has the edit.
+#[rocket::async_test]
+async fn related_ids_in_memory_take_no_statement_and_follow_the_catalog() {
+    use atelier::metrics::Metrics;
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let db = TestDb::with_fixtures();
+    let uris: Vec<String> = (1..=12)
+        .chain([42, i32::MAX])
+        .map(|id| format!("/products/{id}/related"))
+        .collect();
+    let off = serde_json::json!(false);
+    let from_database = common::client_with(&db.url, &[("cache_enabled", off.clone())]).await;
+    let mut expected = Vec::new();
+    for uri in &uris {
+        let response = from_database.get(uri.as_str()).dispatch().await;
+        expected.push((response.status(), response.into_string().await.unwrap()));
+    }
+    assert_eq!(expected[0].1, "[3,1,3,2]");
+    assert_eq!(expected[2], (Status::Ok, "[]".to_string()));
+    assert_eq!(expected[12].0, Status::NotFound);
+
+    let client = common::client_with(
+        &db.url,
+        &[
+            ("cache_enabled", off),
+            ("catalog_poll_ms", serde_json::json!(50)),
+        ],
+    )
+    .await;
+    let metrics = client.rocket().state::<Arc<Metrics>>().unwrap().clone();
+    let products: i64 = atelier::catalog::schema::product::table
+        .count()
+        .get_result(&mut db.connect())
+        .unwrap();
+    let until_in_memory = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while metrics.related_in_memory.get() != products {
+            assert!(Instant::now() < deadline, "{what}: never read into memory");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    until_in_memory("at start");
+    for (uri, (status, body)) in uris.iter().zip(&expected) {
+        assert_eq!(statements_for(&client, uri, *status).await, 0, "{uri}");
+        let response = client.get(uri.as_str()).dispatch().await;
+        assert_eq!(&response.into_string().await.unwrap(), body, "{uri}");
+    }
+
+    db.connect()
+        .batch_execute("INSERT INTO related VALUES (100, 3, 11), (101, 3, 2)")
+        .unwrap();
+    // The copy is read again with the edit: answered with no statement.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let statements = statements_for(&client, "/products/3/related", Status::Ok).await;
+        let response = client.get("/products/3/related").dispatch().await;
+        let body = response.into_string().await.unwrap();
+        if statements == 0 && body == "[11,2]" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edit never reached memory: {body}"
+        );
+        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    until_in_memory("after the edit");
+}
+
+/// With the cache on, a `/related` answer made from memory is sent as a
+/// cached one is (its tag, `Cache-Control`, 304 for a matching
+/// `If-None-Match`), with the same tag as the database's answer, and is not
+/// kept: the cache stays empty.
+#[rocket::async_test]
+async fn related_ids_from_memory_carry_their_tag_and_stay_out_of_the_cache() {
+    use atelier::metrics::Metrics;
+    use rocket::http::Header;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let db = TestDb::with_fixtures();
+    let from_database = common::client_with(&db.url, &[]).await;
+    let expected = from_database.get("/products/1/related").dispatch().await;
+    let tag = expected.headers().get_one("ETag").unwrap().to_string();
+    let cache_control = expected
+        .headers()
+        .get_one("Cache-Control")
+        .unwrap()
+        .to_string();
+
+    let client = common::client_with(&db.url, &[("catalog_poll_ms", serde_json::json!(50))]).await;
+    let metrics = client.rocket().state::<Arc<Metrics>>().unwrap().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metrics.related_in_memory.get() == 0 {
+        assert!(Instant::now() < deadline, "never read into memory");
+        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..3 {
+        let response = client.get("/products/1/related").dispatch().await;
+        assert_eq!(response.status(), Status::Ok);
+        assert_eq!(response.headers().get_one("ETag"), Some(tag.as_str()));
+        assert_eq!(
+            response.headers().get_one("Cache-Control"),
+            Some(cache_control.as_str())
+        );
+        assert_eq!(response.into_string().await.unwrap(), "[3,1,3,2]");
+    }
+    let unchanged = client
+        .get("/products/1/related")
+        .header(Header::new("If-None-Match", tag.clone()))
+        .dispatch()
+        .await;
+    assert_eq!(unchanged.status(), Status::NotModified);
+    // Neither looked up in the cache nor kept there, where the database's
+    // client missed once and hit after.
+    assert_eq!(
+        (metrics.cache.hits.get(), metrics.cache.misses.get()),
+        (0, 0)
+    );
+    from_database.get("/products/1/related").dispatch().await;
+    let database_metrics = from_database.rocket().state::<Arc<Metrics>>().unwrap();
+    assert_eq!(
+        (
+            database_metrics.cache.hits.get(),
+            database_metrics.cache.misses.get()
+        ),
+        (1, 1)
+    );
+}
