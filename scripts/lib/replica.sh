@@ -173,6 +173,18 @@ bound_slot_wal() {
   fi
 }
 
+# The replica's side: hot_standby_feedback, so the primary's cleanup (vacuum,
+# page pruning, the catalog rows an import's swap and drops replace) keeps
+# what the replica's running queries still see, instead of replay waiting
+# up to max_standby_streaming_delay for them (the catalog watcher's reads
+# take a second or more at full scale) and the replica falling behind.
+feed_back_replica_snapshots() {
+  if [ "$(replica_psql -c "SHOW hot_standby_feedback")" != on ]; then
+    echo "==> replica: hot_standby_feedback = on"
+    replica_psql -c "ALTER SYSTEM SET hot_standby_feedback = on" -c "SELECT pg_reload_conf()" >/dev/null
+  fi
+}
+
 # Starts (creating it first if needed) the replica of the managed cluster and
 # exports DATABASE_REPLICA_SERVER_URL, the replica's URL for the role
 # `atelier` (database `atelier`). An existing replica is reused only if it
@@ -218,6 +230,7 @@ ensure_replica() {
     echo "the replica on port $port does not stream from the primary" >&2
     return 1
   fi
+  feed_back_replica_snapshots
   export DATABASE_REPLICA_SERVER_URL="postgres://atelier:atelier@127.0.0.1:${port}/atelier"
   echo "==> replica: $DATABASE_REPLICA_SERVER_URL"
 }

@@ -3,8 +3,8 @@
 //! `related` is the one relation whose answer is smaller than the work of
 //! fetching it: a handful of integers per product, written only by an
 //! import (the admin API changes styles, photos and skus). So the catalog
-//! watcher (`http::watcher`) reads the whole table, with the product ids,
-//! into three flat arrays (8 bytes a product and 4 a related row: about
+//! watcher (`http::watcher`) reads the whole table, with the product ids, in
+//! chunks, into three flat arrays (8 bytes a product and 4 a related row: about
 //! 26 MB for the full Atelier catalog) and a request finds its product by
 //! binary search, with no round trip. It is a copy with a known age: the
 //! watcher drops it the moment it sees the catalog change (an import's
@@ -64,49 +64,56 @@ impl RelatedSnapshot {
         self.products.len()
     }
 
-    /// Reads every product's related ids in one repeatable-read snapshot, in
-    /// chunks of [`LOAD_CHUNK`] products: each chunk's keys, then their
-    /// related rows with `belonging_to`, ordered, and `grouped_by`.
-    /// Statements: 2 per chunk, and 1 more.
+    /// Reads every product's related ids, in chunks of [`LOAD_CHUNK`]
+    /// products: each chunk's keys, then their related rows with
+    /// `belonging_to`, ordered, and `grouped_by`, the two in one
+    /// repeatable-read transaction of their own. One transaction for the
+    /// whole read would hold a snapshot for seconds, and on a replica that
+    /// holds replay back (a change whose cleanup the snapshot still needs
+    /// waits for it); a change committed between two chunks changes the
+    /// catalog's version, and the watcher drops this copy and reads again.
+    /// Statements: 4 per chunk (with BEGIN and COMMIT), and 3 more.
     pub fn load(conn: &mut PgConnection) -> QueryResult<RelatedSnapshot> {
-        conn.build_transaction()
-            .repeatable_read()
-            .read_only()
-            .run(|conn| {
-                let mut snapshot = RelatedSnapshot {
-                    starts: vec![0],
-                    read_at: Some(Instant::now()),
-                    ..RelatedSnapshot::default()
-                };
-                let mut after = i32::MIN;
-                loop {
-                    let keys: Vec<ProductKey> = product::table
-                        .filter(product::id.gt(after))
-                        .order(product::id)
-                        .limit(LOAD_CHUNK)
-                        .select(ProductKey::as_select())
-                        .load(conn)?;
-                    let Some(last) = keys.last() else { break };
-                    after = last.id;
-                    let rows: Vec<Related> = Related::belonging_to(&keys)
-                        .order((related::current_product_id, related::id))
-                        .select(Related::as_select())
-                        .load(conn)?;
-                    for (key, rows) in keys.iter().zip(rows.grouped_by(&keys)) {
-                        snapshot.products.push(key.id);
-                        snapshot
-                            .related
-                            .extend(rows.iter().map(|r| r.related_product_id));
-                        let end = u32::try_from(snapshot.related.len()).map_err(|_| {
-                            diesel::result::Error::QueryBuilderError(
-                                "more related rows than can be kept in memory".into(),
-                            )
-                        })?;
-                        snapshot.starts.push(end);
-                    }
-                }
-                Ok(snapshot)
-            })
+        let mut snapshot = RelatedSnapshot {
+            starts: vec![0],
+            read_at: Some(Instant::now()),
+            ..RelatedSnapshot::default()
+        };
+        let mut after = i32::MIN;
+        loop {
+            let (keys, rows) =
+                conn.build_transaction()
+                    .repeatable_read()
+                    .read_only()
+                    .run(|conn| {
+                        let keys: Vec<ProductKey> = product::table
+                            .filter(product::id.gt(after))
+                            .order(product::id)
+                            .limit(LOAD_CHUNK)
+                            .select(ProductKey::as_select())
+                            .load(conn)?;
+                        let rows: Vec<Related> = Related::belonging_to(&keys)
+                            .order((related::current_product_id, related::id))
+                            .select(Related::as_select())
+                            .load(conn)?;
+                        QueryResult::Ok((keys, rows))
+                    })?;
+            let Some(last) = keys.last() else { break };
+            after = last.id;
+            for (key, rows) in keys.iter().zip(rows.grouped_by(&keys)) {
+                snapshot.products.push(key.id);
+                snapshot
+                    .related
+                    .extend(rows.iter().map(|r| r.related_product_id));
+                let end = u32::try_from(snapshot.related.len()).map_err(|_| {
+                    diesel::result::Error::QueryBuilderError(
+                        "more related rows than can be kept in memory".into(),
+                    )
+                })?;
+                snapshot.starts.push(end);
+            }
+        }
+        Ok(snapshot)
     }
 }
 

@@ -699,7 +699,7 @@ fn import_locked(
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "swapping the new data in");
-    swap(sessions)?;
+    swap(sessions, &options.replicas)?;
     phases.push(("swap", phase_started.elapsed()));
 
     Ok(ImportReport {
@@ -803,7 +803,7 @@ fn lock_served_tables(tables: &str) -> String {
 /// into the retired schema and the staging ones into their place. The
 /// retired tables are dropped after the commit and a grace, at the lowest
 /// priority, while readers already use the new ones.
-fn swap(sessions: Sessions<'_>) -> Result<(), ImportError> {
+fn swap(sessions: Sessions<'_>, replicas: &[String]) -> Result<(), ImportError> {
     let tables: Vec<Served> = served_tables().collect();
     let served: Vec<String> = tables
         .iter()
@@ -834,8 +834,16 @@ fn swap(sessions: Sessions<'_>) -> Result<(), ImportError> {
     // straggler waits for one table's removal at most; those that refer to
     // others first. Releasing the buffers and removing the files is work
     // the service should not wait behind, so it runs at the lowest priority.
-    std::thread::sleep(RETIRED_GRACE);
+    // The grace counts on each replica from when it has replayed the swap:
+    // one catching up replays what the primary did over seconds in a
+    // moment, and would replay the drops before its sessions had planned
+    // again.
     let mut idle = sessions.open_idle()?;
+    if !replicas.is_empty() {
+        let written = warm::current_wal_position(&mut idle)?;
+        warm::wait_for_replicas(replicas, &written);
+    }
+    std::thread::sleep(RETIRED_GRACE);
     for Served { name, .. } in tables.iter().rev() {
         diesel::sql_query(format!("DROP TABLE {RETIRED_SCHEMA}.{name}")).execute(&mut idle)?;
     }

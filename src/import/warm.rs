@@ -9,7 +9,8 @@
 //! tables, then warmed the same way, over its own connection. A replica is
 //! a help here, never a condition: one that cannot be reached, or has not
 //! caught up within [`REPLICA_CATCH_UP`], is named in a warning and swapped
-//! in cold.
+//! in cold. The swap waits for the replicas again before it drops the
+//! retired tables (see [`wait_for_replicas`]).
 
 use std::time::{Duration, Instant};
 
@@ -61,8 +62,7 @@ pub fn warm(
         return Ok(warmed);
     }
     // Everything the replicas need was written before this position.
-    let written: String =
-        diesel::select(diesel::dsl::sql::<Text>("pg_current_wal_lsn()::text")).get_result(conn)?;
+    let written = current_wal_position(conn)?;
     std::thread::scope(|scope| {
         let warming: Vec<_> = replicas
             .iter()
@@ -97,6 +97,61 @@ pub fn warm(
     Ok(warmed)
 }
 
+/// Where the primary's WAL ends now.
+pub fn current_wal_position(conn: &mut PgConnection) -> QueryResult<String> {
+    diesel::select(diesel::dsl::sql::<Text>("pg_current_wal_lsn()::text")).get_result(conn)
+}
+
+/// Waits until each of `replicas` has replayed the primary's WAL up to
+/// `written`, side by side, each for up to [`REPLICA_CATCH_UP`]; one that
+/// cannot be reached or stays behind is named in a warning, and not waited
+/// for longer.
+pub fn wait_for_replicas(replicas: &[String], written: &str) {
+    std::thread::scope(|scope| {
+        for url in replicas {
+            scope.spawn(move || {
+                let replayed = PgConnection::establish(&with_connect_timeout(url))
+                    .map_err(ReplicaError::from)
+                    .and_then(|mut conn| Ok(wait_replayed(&mut conn, written)?));
+                match replayed {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        "replica {} had not replayed the swap after {}s",
+                        replica_name(url),
+                        REPLICA_CATCH_UP.as_secs()
+                    ),
+                    Err(error) => tracing::warn!(
+                        "could not tell whether replica {} replayed the swap: {error}",
+                        replica_name(url)
+                    ),
+                }
+            });
+        }
+    });
+}
+
+/// Whether the server on `conn` replayed the WAL up to `written` within
+/// [`REPLICA_CATCH_UP`]; at once for a server that is not replaying.
+fn wait_replayed(conn: &mut PgConnection, written: &str) -> QueryResult<bool> {
+    let deadline = Instant::now() + REPLICA_CATCH_UP;
+    // NULL on a server that is not replaying: nothing to wait for.
+    let replayed = |conn: &mut PgConnection| -> QueryResult<Option<bool>> {
+        diesel::select(
+            diesel::dsl::sql::<Nullable<Bool>>("pg_last_wal_replay_lsn() >= ")
+                .bind::<Text, _>(written)
+                .sql("::pg_lsn"),
+        )
+        .get_result(conn)
+    };
+    while replayed(conn)? == Some(false) {
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(REPLAY_POLL);
+    }
+    Ok(true)
+}
+
 /// What can leave a replica cold.
 #[derive(Debug, thiserror::Error)]
 enum ReplicaError {
@@ -113,21 +168,8 @@ enum ReplicaError {
 /// `None` if it did not catch up in time.
 fn warm_replica(url: &str, schema: &str, written: &str) -> Result<Option<i64>, ReplicaError> {
     let mut conn = PgConnection::establish(&with_connect_timeout(url))?;
-    let deadline = Instant::now() + REPLICA_CATCH_UP;
-    // NULL on a server that is not replaying: nothing to wait for.
-    let replayed = |conn: &mut PgConnection| -> QueryResult<Option<bool>> {
-        diesel::select(
-            diesel::dsl::sql::<Nullable<Bool>>("pg_last_wal_replay_lsn() >= ")
-                .bind::<Text, _>(written)
-                .sql("::pg_lsn"),
-        )
-        .get_result(conn)
-    };
-    while replayed(&mut conn)? == Some(false) {
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(REPLAY_POLL);
+    if !wait_replayed(&mut conn, written)? {
+        return Ok(None);
     }
     if !prewarm::installed(&mut conn)? {
         return Err(ReplicaError::NoExtension);
