@@ -24,7 +24,8 @@
 # primary because the replica was skipped for lag (/metrics, scraped every
 # 0.5 s during the step).
 #
-#   scripts/perf/scale-out.sh     RATE=2000 STEP=20s COLD_RATE=5000 IMPORT_FLAGS=--gentle to change
+#   scripts/perf/scale-out.sh     RATE=2000 STEP=20s COLD_RATE=5000 IMPORT_FLAGS=--gentle
+#                                 NGINX_DIR=/dev/shm to change
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/load.sh
@@ -40,7 +41,11 @@ OUT=loadtests/$stamp-scale-out
 LOGDIR=$OUT/raw
 REQUESTS=$OUT/requests
 mkdir -p "$LOGDIR"
-NGX=$(mktemp -d /tmp/atelier-nginx.XXXXXX)
+# nginx's files (its cache, temp files, log) in memory: in a deployment nginx
+# has a host of its own, and here its disk would be PostgreSQL's. Its one
+# worker blocks on each cache file it writes, and a primary and a replica
+# removing an import's old tables hold that disk up for seconds.
+NGX=$(mktemp -d "${NGINX_DIR:-/dev/shm}/atelier-nginx.XXXXXX")
 VERSION=$(cluster_version)
 
 prepare_load_run
