@@ -12,8 +12,8 @@
 //! thread of its own; until that is in, and whenever the watcher is off,
 //! the route asks the database as before (`queries::RELATED`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -122,12 +122,19 @@ pub struct RelatedInMemory {
     /// Whether a snapshot is kept at all (`ATELIER_RELATED_IN_MEMORY`, and
     /// never on the naive path).
     enabled: bool,
-    current: RwLock<Option<Arc<RelatedSnapshot>>>,
-    /// Bumped by every `forget`: a load that began before one is outdated.
-    generation: AtomicU64,
+    current: RwLock<Current>,
     loading: AtomicBool,
     /// Products in the current snapshot; 0 while there is none.
     products: IntGauge,
+}
+
+/// The snapshot served, and how many times one was forgotten: a load that
+/// began before the last `forget` is outdated. One lock for both, so a
+/// `forget` is never undone by a load that checked just before it.
+#[derive(Default)]
+struct Current {
+    snapshot: Option<Arc<RelatedSnapshot>>,
+    generation: u64,
 }
 
 impl RelatedInMemory {
@@ -135,8 +142,7 @@ impl RelatedInMemory {
     pub fn new(enabled: bool, products: IntGauge) -> Self {
         RelatedInMemory {
             enabled,
-            current: RwLock::new(None),
-            generation: AtomicU64::new(0),
+            current: RwLock::new(Current::default()),
             loading: AtomicBool::new(false),
             products,
         }
@@ -145,38 +151,36 @@ impl RelatedInMemory {
     /// The current snapshot, `None` while there is none (the route asks
     /// the database then).
     pub fn current(&self) -> Option<Arc<RelatedSnapshot>> {
-        match self.current.read() {
-            Ok(current) => current.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.read().snapshot.clone()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
+        self.current.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Drops the snapshot, and any being loaded: the catalog changed.
     pub fn forget(&self) {
-        self.replace(None, |generation| {
-            generation.fetch_add(1, Ordering::AcqRel);
-            true
-        });
+        let mut current = self.write();
+        current.generation += 1;
+        current.snapshot = None;
+        self.products.set(0);
     }
 
-    /// Puts `snapshot` in place if `keep` says so, given the generation;
-    /// both under the lock, so a `forget` is never undone by a load that
-    /// checked its generation just before it.
-    fn replace(
-        &self,
-        snapshot: Option<Arc<RelatedSnapshot>>,
-        keep: impl FnOnce(&AtomicU64) -> bool,
-    ) {
-        let products = snapshot.as_ref().map_or(0, |s| s.products());
-        let mut current = match self.current.write() {
-            Ok(current) => current,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if keep(&self.generation) {
-            *current = snapshot;
-            self.products
-                .set(i64::try_from(products).unwrap_or(i64::MAX));
+    /// Puts `snapshot`, whose load began at `generation`, in place unless
+    /// something was forgotten since; whether it did.
+    fn put(&self, generation: u64, snapshot: RelatedSnapshot) -> bool {
+        let mut current = self.write();
+        if current.generation != generation {
+            return false;
         }
+        self.products
+            .set(i64::try_from(snapshot.products()).unwrap_or(i64::MAX));
+        current.snapshot = Some(Arc::new(snapshot));
+        true
     }
 
     /// Starts reading a snapshot from the database at `url` on a thread of
@@ -192,7 +196,7 @@ impl RelatedInMemory {
         if !self.enabled || fresh || self.loading.swap(true, Ordering::AcqRel) {
             return;
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.read().generation;
         let this = Arc::clone(self);
         let url = url.to_string();
         let spawned = std::thread::Builder::new()
@@ -209,11 +213,7 @@ impl RelatedInMemory {
                         let products = snapshot.products();
                         // Not if the catalog changed while it was read: the
                         // next call reads the new one.
-                        let mut kept = false;
-                        this.replace(Some(Arc::new(snapshot)), |current| {
-                            kept = current.load(Ordering::Acquire) == generation;
-                            kept
-                        });
+                        let kept = this.put(generation, snapshot);
                         if kept {
                             tracing::info!(
                                 "related ids of {products} products in memory, read in {:.1}s",
