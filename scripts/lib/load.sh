@@ -104,16 +104,44 @@ start_server() {
   env ROCKET_LOG_LEVEL=critical ATELIER_LOG=warn ROCKET_PORT="$PORT" "$@" "$BIN" serve > "${LOGDIR:-/tmp}/server-$name.log" 2>&1 &
   SERVER_PID=$!
   SERVER_SETTINGS="$*"
+  wait_started "$SERVER_PID" "$BASE" "$name" "$*"
+}
+
+# start_beside PORT NAME BIN [VAR=value ...]: a second server, the binary
+# BIN, on PORT beside start_server's, with these settings (for side-by-side
+# runs, each side seconds from the other); stopped when the script exits.
+start_beside() {
+  local port=$1 name=$2 bin=$3; shift 3
+  if curl -sf "http://127.0.0.1:$port/health" >/dev/null; then
+    echo "something already answers on port $port: stop it or set LOADTEST_PORT" >&2
+    exit 1
+  fi
+  env ROCKET_LOG_LEVEL=critical ATELIER_LOG=warn ROCKET_PORT="$port" "$@" "$bin" serve > "${LOGDIR:-/tmp}/server-$name.log" 2>&1 &
+  BESIDE_PID=$!
+  trap 'kill "$BESIDE_PID" 2>/dev/null || true; stop_server' EXIT
+  wait_started "$BESIDE_PID" "http://127.0.0.1:$port" "$name" "$*"
+}
+
+# wait_started PID BASE NAME "SETTINGS": waits until the server PID answers
+# at BASE and has read what it keeps in memory; exits if it does not start.
+wait_started() {
   for _ in $(seq 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    if curl -sf "$BASE/health" >/dev/null; then
-      wait_related_in_memory "$BASE" "$*"
+    kill -0 "$1" 2>/dev/null || break
+    if curl -sf "$2/health" >/dev/null; then
+      wait_related_in_memory "$2" "$4"
       return
     fi
     sleep 0.2
   done
-  echo "the server did not start; see ${LOGDIR:-/tmp}/server-$name.log" >&2
+  echo "the server did not start; see ${LOGDIR:-/tmp}/server-$3.log" >&2
   exit 1
+}
+
+# urls_on PORT NAME: the URL list NAME of $URLS aimed at the server on PORT,
+# written to $LOGDIR; prints its path.
+urls_on() {
+  sed "s#127.0.0.1:$PORT#127.0.0.1:$1#" "$URLS/$2.txt" > "$LOGDIR/$2-$1.txt"
+  echo "$LOGDIR/$2-$1.txt"
 }
 
 # wait_related_in_memory BASE "SETTINGS": waits (up to TIMEOUT s, default

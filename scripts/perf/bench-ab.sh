@@ -27,24 +27,19 @@ if [ -z "${OLD_BIN:-}" ]; then
   git worktree remove --force "$LOGDIR/old-src"
 fi
 
-# Two servers: REV on PORT + 1, this checkout on PORT.
+# Two servers: this checkout on PORT, REV on PORT + 1.
 OLD_PORT=$((PORT + 1))
-env ROCKET_LOG_LEVEL=critical ROCKET_PORT="$OLD_PORT" ATELIER_CACHE_ENABLED=false \
-  "$OLD_BIN" serve > "$LOGDIR/server-old.log" 2>&1 &
-OLD_PID=$!
-trap 'kill $OLD_PID 2>/dev/null || true; stop_server' EXIT
 start_server new ATELIER_CACHE_ENABLED=false
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$OLD_PORT/health" >/dev/null && break; sleep 0.2; done
+start_beside "$OLD_PORT" old "$OLD_BIN" ATELIER_CACHE_ENABLED=false
 
 rps() { oha_json "$LOGDIR/run.json" -c "$CONNECTIONS" -z "$ROUND_DURATION" "$@"; oha_summary "$LOGDIR/run.json" | awk '{print $1}'; }
-urls_for() { sed "s#127.0.0.1:$PORT#127.0.0.1:$1#" "$URLS/uniform-$2.txt" > "$LOGDIR/$2-$1.txt"; echo "$LOGDIR/$2-$1.txt"; }
 
 echo "==> warming both"
-for port in "$PORT" "$OLD_PORT"; do rps --urls-from-file "$(urls_for "$port" mixed)" > /dev/null; done
+for port in "$PORT" "$OLD_PORT"; do rps --urls-from-file "$(urls_on "$port" uniform-mixed)" > /dev/null; done
 
 report=
 for endpoint in product related styles; do
-  new_list=$(urls_for "$PORT" "$endpoint"); old_list=$(urls_for "$OLD_PORT" "$endpoint")
+  new_list=$URLS/uniform-$endpoint.txt; old_list=$(urls_on "$OLD_PORT" "uniform-$endpoint")
   news=; olds=
   for round in $(seq "$ROUNDS"); do
     if [ $((round % 2)) = 1 ]; then

@@ -44,27 +44,14 @@ for name, end in {"product": "", "styles": "/styles", "related": "/related"}.ite
         f.writelines(f"{base}/products/{i}{end}\n" for i in ids)
 PY
 
-# The cache-off server on PORT + 1, the cache-on one on PORT.
+# The cache-on server on PORT, the cache-off one on PORT + 1.
 OFF_PORT=$((PORT + 1))
-if curl -sf "http://127.0.0.1:$OFF_PORT/health" >/dev/null; then
-  echo "something already answers on port $OFF_PORT: stop it or set LOADTEST_PORT" >&2
-  exit 1
-fi
-env ROCKET_LOG_LEVEL=critical ATELIER_LOG=warn ROCKET_PORT="$OFF_PORT" \
-  DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false \
-  "$BIN" serve > "$LOGDIR/server-off.log" 2>&1 &
-OFF_PID=$!
-trap 'kill $OFF_PID 2>/dev/null || true; stop_server' EXIT
 start_server on DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=true
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$OFF_PORT/health" >/dev/null && break; sleep 0.2; done
-wait_related_in_memory "http://127.0.0.1:$OFF_PORT" ""
+start_beside "$OFF_PORT" off "$BIN" DATABASE_URL="$DATABASE_URL" ATELIER_CACHE_ENABLED=false
 
 # list SIDE NAME: the URL list NAME aimed at SIDE's server.
 list() {
-  local port=$PORT
-  [ "$1" = on ] || port=$OFF_PORT
-  sed "s#127.0.0.1:$PORT#127.0.0.1:$port#" "$URLS/$2.txt" > "$LOGDIR/$2-$1.txt"
-  echo "$LOGDIR/$2-$1.txt"
+  if [ "$1" = on ]; then echo "$URLS/$2.txt"; else urls_on "$OFF_PORT" "$2"; fi
 }
 
 echo "==> filling the cache, warming both"
@@ -79,17 +66,17 @@ cache_counts() {
 }
 read -r hits_before misses_before < <(cache_counts)
 
-declare -A RPS
+declare -A RPS LIST
 # measure SIDE ENDPOINT ROUND
 measure() {
   local out="$LOGDIR/$1-$2-$3.json"
-  oha_json "$out" -c "$CONNECTIONS" -z "$DURATION" --urls-from-file "$LOGDIR/every-$2-$1.txt"
+  oha_json "$out" -c "$CONNECTIONS" -z "$DURATION" --urls-from-file "${LIST[$1-$2]}"
   RPS[$1-$2-$3]=$(oha_summary "$out" | cut -d' ' -f1)
 }
 
 for e in $ENDPOINTS; do
-  list on "every-$e" >/dev/null
-  list off "every-$e" >/dev/null
+  LIST[on-$e]=$(list on "every-$e")
+  LIST[off-$e]=$(list off "every-$e")
   echo "==> /$e, $ROUNDS rounds"
   for round in $(seq "$ROUNDS"); do
     if [ $((round % 2)) -eq 1 ]; then
@@ -126,5 +113,5 @@ printf '%-46s %s\n' "uncached /related / /products/:id (>= 1.5)" "$(ratio off-re
 echo "(/related does not use the cache: its on / off ratio is the method's resolution)"
 python3 -c "h, m = $hits_after - $hits_before, $misses_after - $misses_before
 print(f'cache on, during the rounds: {h} hits, {m} misses ({100 * h / max(h + m, 1):.1f}% hits)')"
-echo "server peak RSS: $(server_peak_rss_mb) MB with the cache on, $(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$OFF_PID/status") MB off"
+echo "server peak RSS: $(server_peak_rss_mb) MB with the cache on, $(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$BESIDE_PID/status") MB off"
 echo "oha's JSON in $LOGDIR"
