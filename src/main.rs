@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use diesel::Connection;
 
-use atelier::catalog::answers::{self, RefreshScope};
+use atelier::catalog::answers::{self, RefreshScope, Stored};
 use atelier::catalog::search;
 use atelier::db::migrations;
 use atelier::generate::{self, GenerateOptions};
@@ -92,7 +92,7 @@ enum Command {
         #[arg(long)]
         gentle: bool,
     },
-    /// Manage the stored `/styles` answers.
+    /// Manage the stored `/products/:id` and `/styles` answers.
     Answers {
         #[command(subcommand)]
         command: AnswersCommand,
@@ -126,8 +126,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AnswersCommand {
-    /// Render and store the `/styles` answers of every product (or of those
-    /// given), for data loaded or edited by other means than an import.
+    /// Render and store the `/products/:id` and `/styles` answers of every
+    /// product (or of those given), for data loaded or edited by other means
+    /// than an import.
     /// The API keeps serving meanwhile.
     Refresh {
         /// Only the products that have no stored answer.
@@ -232,17 +233,20 @@ fn import_dump(mut options: ImportOptions, if_empty: bool) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `atelier answers refresh`: the stored `/styles` answers of `scope`.
+/// `atelier answers refresh`: the stored answers of `scope`, both kinds.
 fn refresh_answers(scope: RefreshScope) -> anyhow::Result<()> {
     let url = migrate()?;
     let mut conn = diesel::PgConnection::establish(&url).context("connecting to the database")?;
-    let report = answers::refresh(&mut conn, &scope, true)
-        .context("refreshing the stored /styles answers")?;
-    println!(
-        "stored {} /styles answers in {:.1}s",
-        report.stored,
-        report.elapsed.as_secs_f64()
-    );
+    for stored in Stored::ALL {
+        let report = answers::refresh(&mut conn, stored, &scope, true)
+            .with_context(|| format!("refreshing the stored {} answers", stored.endpoint()))?;
+        println!(
+            "stored {} {} answers in {:.1}s",
+            report.stored,
+            stored.endpoint(),
+            report.elapsed.as_secs_f64()
+        );
+    }
     Ok(())
 }
 
@@ -391,21 +395,28 @@ fn serve() -> anyhow::Result<()> {
 }
 
 /// Says, without holding up start-up, how many products have no stored
-/// `/styles` answer: each is answered from its rows, at several times the
-/// cost, until `atelier answers refresh --missing` renders it.
+/// answer of each kind: each is answered from its rows, at several times
+/// the cost, until `atelier answers refresh --missing` renders it.
 fn report_missing_answers(url: String) {
     std::thread::spawn(move || {
-        let counted = diesel::PgConnection::establish(&url)
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| answers::count_missing(&mut conn).map_err(|e| e.to_string()));
-        match counted {
-            Ok(0) => tracing::info!("answers: every product has a stored /styles answer"),
-            Ok(n) => tracing::warn!(
-                "answers: {n} products have no stored /styles answer and are answered from \
-                 their rows; `atelier answers refresh --missing` stores them"
-            ),
+        let mut conn = match diesel::PgConnection::establish(&url) {
+            Ok(conn) => conn,
             Err(e) => {
-                tracing::warn!("answers: counting the products without a stored answer: {e}")
+                tracing::warn!("answers: counting the products without a stored answer: {e}");
+                return;
+            }
+        };
+        for stored in Stored::ALL {
+            let endpoint = stored.endpoint();
+            match answers::count_missing(&mut conn, stored) {
+                Ok(0) => tracing::info!("answers: every product has a stored {endpoint} answer"),
+                Ok(n) => tracing::warn!(
+                    "answers: {n} products have no stored {endpoint} answer and are answered \
+                     from their rows; `atelier answers refresh --missing` stores them"
+                ),
+                Err(e) => tracing::warn!(
+                    "answers: counting the products without a stored {endpoint} answer: {e}"
+                ),
             }
         }
     });

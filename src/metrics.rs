@@ -40,7 +40,10 @@ pub struct Metrics {
     pub db: DbMetrics,
     /// Products without a stored `/styles` answer (`answers::count_missing`),
     /// counted by the catalog watcher when the catalog changes; -1 until then.
-    pub missing_answers: IntGauge,
+    pub missing_styles_answers: IntGauge,
+    /// Products without a stored `/products/:id` answer, counted with
+    /// `missing_styles_answers`.
+    pub missing_product_answers: IntGauge,
     /// Changes to the catalog the watcher has seen (an import is one).
     pub catalog_changes: IntCounter,
     /// Products whose related ids are in memory (`catalog::related`); 0
@@ -328,13 +331,20 @@ impl Metrics {
         let http = HttpMetrics::new(&r);
         let cache = CacheMetrics::new(&r);
         let db = DbMetrics::new(&r);
-        let missing_answers = gauge(
+        let missing_styles_answers = gauge(
             &r,
             "atelier_styles_answers_missing",
             "Products without a stored /styles answer (answered from their rows); -1 before \
              the first count.",
         );
-        missing_answers.set(-1);
+        missing_styles_answers.set(-1);
+        let missing_product_answers = gauge(
+            &r,
+            "atelier_product_answers_missing",
+            "Products without a stored /products/:id answer (answered from their rows); -1 \
+             before the first count.",
+        );
+        missing_product_answers.set(-1);
         let catalog_changes = counter(
             &r,
             "atelier_catalog_changes_total",
@@ -358,7 +368,8 @@ impl Metrics {
             http,
             cache,
             db,
-            missing_answers,
+            missing_styles_answers,
+            missing_product_answers,
             catalog_changes,
             related_in_memory,
             import_running,
@@ -487,6 +498,10 @@ mod tests {
         assert!(text.contains("atelier_cache_hits_total 1"), "{text}");
         assert!(text.contains("atelier_build_info{"), "{text}");
         assert!(text.contains("atelier_styles_answers_missing -1"), "{text}");
+        assert!(
+            text.contains("atelier_product_answers_missing -1"),
+            "{text}"
+        );
         assert!(text.contains("atelier_import_running_seconds 0"), "{text}");
     }
 }

@@ -200,7 +200,7 @@ record_event() {
 record_import_phase() {
   case $2 in
     "import: building indexes"*) record_event "$1" "indexes" ;;
-    "import: rendering"*) record_event "$1" "styles answers" ;;
+    "import: rendering"*) record_event "$1" "stored answers" ;;
     "import: building the search"*) record_event "$1" "search index" ;;
     "import: analyzing"*) record_event "$1" "analyze" ;;
     "import: reading the new tables"*) record_event "$1" "warm" ;;

@@ -109,7 +109,7 @@ events = {}
 for line in open(os.path.join(raw, "events.tsv")):
     t, step, label = line.rstrip("\n").split("\t", 2)
     events.setdefault(step, []).append((int(t) / 1000, label))
-PHASES = ["copy", "indexes", "styles answers", "search index", "analyze", "warm", "swap"]
+PHASES = ["copy", "indexes", "stored answers", "search index", "analyze", "warm", "swap"]
 
 def phases(step):
     """(name, start, end) of each phase of the import, then the AFTER seconds past it."""

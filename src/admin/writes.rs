@@ -401,7 +401,7 @@ fn style_of(styles: Vec<StyleWithChildren>, id: i32) -> Result<StyleWithChildren
 fn store_answer(conn: &mut PgConnection, id: i32) -> Result<Vec<StyleWithChildren>, WriteError> {
     let styles = product_styles(conn, id)?;
     let body = render_styles(id, styles.clone())?;
-    answers::store_rendered(conn, vec![(id, body)])?;
+    answers::store_rendered(conn, answers::Stored::Styles, vec![(id, body.0)])?;
     Ok(styles)
 }
 

@@ -13,7 +13,7 @@ use crate::catalog::models::{
     Feature, Photo, Product, ProductWithFeatures, Sku, Style, StyleWithChildren,
 };
 use crate::catalog::schema::{product, related};
-use crate::catalog::views::StylesView;
+use crate::catalog::views::{ProductBody, StylesView};
 use crate::db::dispatch::Kind;
 
 /// One page of the product list: `count` products, skipping `(page - 1) * count`.
@@ -100,6 +100,71 @@ pub fn find_products(
         .map(|(found, features)| (found.id, (found, features)))
         .collect())
 }
+
+/// For each product among `ids` that exists, in no particular order: its
+/// `/products/:id` body (see [`ProductBody`]) from `product_answers`, or for
+/// the products that have none there, rendered from their rows by
+/// [`find_products`]. Statements: 1, and 1 more when some id has no stored
+/// answer (a product without one, or no such product).
+pub fn find_product_answers(
+    conn: &mut PgConnection,
+    ids: &[i32],
+) -> QueryResult<Vec<(i32, ProductBody)>> {
+    let mut answers: Vec<(i32, ProductBody)> = StoredProductAnswers { ids }
+        .load::<(i32, String)>(conn)?
+        .into_iter()
+        .map(|(id, body)| (id, ProductBody(body)))
+        .collect();
+    if answers.len() < ids.len() {
+        let stored: std::collections::HashSet<i32> = answers.iter().map(|(id, _)| *id).collect();
+        let missing: Vec<i32> = ids
+            .iter()
+            .copied()
+            .filter(|id| !stored.contains(id))
+            .collect();
+        // A product with a stored answer cannot be among these: its answer
+        // goes when its row does, and a new product has none yet.
+        for (id, found) in find_products(conn, &missing)? {
+            let body = ProductBody::render(found)
+                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+            answers.push((id, body));
+        }
+    }
+    Ok(answers)
+}
+
+/// The statement of [`find_product_answers`]'s stored answers: a type of its
+/// own, so Diesel's statement cache finds it by its type instead of writing
+/// its SQL out on every execution (as for a query built with `eq_any`).
+struct StoredProductAnswers<'a> {
+    ids: &'a [i32],
+}
+
+impl diesel::query_builder::QueryId for StoredProductAnswers<'_> {
+    type QueryId = StoredProductAnswers<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for StoredProductAnswers<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT product_answers.product_id, product_answers.body FROM product_answers \
+             WHERE product_answers.product_id = ANY(",
+        );
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&self.ids)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for StoredProductAnswers<'_> {
+    type SqlType = (diesel::sql_types::Integer, diesel::sql_types::Text);
+}
+
+impl RunQueryDsl<PgConnection> for StoredProductAnswers<'_> {}
 
 /// The rows of a parent LEFT JOIN child, ordered by parent id: each parent
 /// once, and the children that are there (a parent without any has one row
@@ -331,7 +396,7 @@ impl RunQueryDsl<PgConnection> for RelatedIds<'_> {}
 // of ids at once. A new kind is one more static here.
 
 /// `GET /products/:id`.
-pub static PRODUCTS: Kind<ProductWithFeatures> = Kind::new("products", find_products);
+pub static PRODUCTS: Kind<ProductBody> = Kind::new("products", find_product_answers);
 
 /// `GET /products/:id/styles`.
 pub static STYLES: Kind<StylesBody> = Kind::new("styles", find_styles_answers);

@@ -48,6 +48,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_answers (product_id) {
+        product_id -> Int4,
+        body -> Text,
+    }
+}
+
+diesel::table! {
     related (id) {
         id -> Int4,
         current_product_id -> Int4,
@@ -84,6 +91,7 @@ diesel::table! {
 
 diesel::joinable!(features -> product (product_id));
 diesel::joinable!(photos -> styles (style_id));
+diesel::joinable!(product_answers -> product (product_id));
 diesel::joinable!(skus -> styles (style_id));
 diesel::joinable!(styles -> product (product_id));
 diesel::joinable!(styles_answers -> product (product_id));
@@ -93,6 +101,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     features,
     photos,
     product,
+    product_answers,
     related,
     skus,
     styles,

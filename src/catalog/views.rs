@@ -88,6 +88,47 @@ impl<'a> ProductDetailView<'a> {
     }
 }
 
+/// A product's `GET /products/:id` answer without its first two members:
+/// everything after `"campus":…,` (from `"name":` to the closing brace).
+/// What `product_answers` stores, and what the renderer makes for a product
+/// without a stored answer: the campus is this instance's setting, so the
+/// stored text is the same whatever it is, and [`ProductBody::answer`]
+/// writes the id and campus in front.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductBody(pub String);
+
+impl ProductBody {
+    /// The members [`ProductDetailView`] writes before the body's, for the
+    /// campus it was rendered with (`campus_json`, the campus as JSON).
+    fn head(id: i32, campus_json: &str) -> String {
+        format!("{{\"id\":{id},\"campus\":{campus_json},")
+    }
+
+    /// Renders `found` with the one renderer, [`ProductDetailView`] through
+    /// serde, and keeps what follows the campus.
+    pub fn render(found: ProductWithFeatures) -> Result<Self, serde_json::Error> {
+        let id = found.0.id;
+        let whole = serde_json::to_string(&ProductDetailView::new(found, ""))?;
+        match whole.strip_prefix(&Self::head(id, "\"\"")) {
+            Some(rest) => Ok(ProductBody(rest.to_owned())),
+            None => Err(serde::ser::Error::custom(
+                "a product's answer does not start with its id and campus",
+            )),
+        }
+    }
+
+    /// The whole answer of product `id` for `campus`: the bytes
+    /// [`ProductDetailView`] would give.
+    pub fn answer(&self, id: i32, campus: &str) -> Result<Vec<u8>, serde_json::Error> {
+        let campus_json = serde_json::to_string(campus)?;
+        let head = Self::head(id, &campus_json);
+        let mut answer = Vec::with_capacity(head.len() + self.0.len());
+        answer.extend_from_slice(head.as_bytes());
+        answer.extend_from_slice(self.0.as_bytes());
+        Ok(answer)
+    }
+}
+
 /// One entry of a product's `features`.
 #[derive(Debug, Serialize)]
 pub struct FeatureView {
@@ -333,5 +374,74 @@ impl From<ReplicaStatus> for ReplicaView {
                 .lag
                 .map(|lag| (lag.as_secs_f64() * 1000.0).round() / 1000.0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn found(id: i32) -> ProductWithFeatures {
+        let at = Utc.timestamp_millis_opt(1_628_865_579_968).unwrap();
+        let product = Product {
+            id,
+            name: "Camo \"Onesie\"".into(),
+            slogan: "Blend in".into(),
+            description: "ü, \\ and\nnewline".into(),
+            category: "Jackets".into(),
+            default_price: 140,
+            created_at: at,
+            updated_at: at,
+        };
+        let features = vec![
+            Feature {
+                id: 7,
+                product_id: id,
+                feature: "Fabric".into(),
+                value: Some("Canvas".into()),
+            },
+            Feature {
+                id: 9,
+                product_id: id,
+                feature: "Buttons".into(),
+                value: None,
+            },
+        ];
+        (product, features)
+    }
+
+    #[test]
+    fn a_product_body_gives_the_detail_views_bytes_for_any_campus() {
+        for (id, campus) in [
+            (1, "hr-lax"),
+            (987_654_326, "a \"quoted\" \\ campus ü"),
+            (-3, ""),
+        ] {
+            let body = ProductBody::render(found(id)).unwrap();
+            let expected = serde_json::to_vec(&ProductDetailView::new(found(id), campus)).unwrap();
+            assert_eq!(
+                String::from_utf8(body.answer(id, campus).unwrap()).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_product_body_is_what_follows_the_campus() {
+        let body = ProductBody::render(found(5)).unwrap();
+        assert_eq!(
+            body.0,
+            concat!(
+                r#""name":"Camo \"Onesie\"","slogan":"Blend in","#,
+                r#""description":"ü, \\ and\nnewline","category":"Jackets","#,
+                r#""default_price":"140.00","created_at":"2021-08-13T14:39:39.968Z","#,
+                r#""updated_at":"2021-08-13T14:39:39.968Z","features":["#,
+                r#"{"feature":"Fabric","value":"Canvas"},{"feature":"Buttons","value":null}]}"#
+            )
+        );
     }
 }

@@ -16,7 +16,7 @@ use rocket::{catch, catchers, get, routes, Catcher, Request, Route, State};
 use crate::catalog::queries::{self, Page};
 use crate::catalog::search::{self, SearchInput};
 use crate::catalog::views::ReadyView;
-use crate::catalog::views::{CategoryCountView, ProductDetailView, ProductView};
+use crate::catalog::views::{CategoryCountView, ProductView};
 use crate::http::api::Api;
 use crate::http::cache::{search_key, CachedResponse, ProductAnswer, WithHeaders};
 use crate::http::cors::{COUNTS_ESTIMATED, SEARCH_CORRECTED};
@@ -230,11 +230,11 @@ pub async fn list_categories(
 pub async fn get_product(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
     api.respond_about(id.0, ProductAnswer::Detail, async {
-        let found = api
+        let body = api
             .lookup(&queries::PRODUCTS, id.0)
             .await?
             .ok_or_else(|| product_not_found(id))?;
-        JsonBody::of(&ProductDetailView::new(found, &api.settings.campus))
+        Ok(JsonBody(body.answer(id.0, &api.settings.campus)?))
     })
     .await
 }

@@ -300,8 +300,11 @@ impl Watched {
             }
             self.staging = import_staging(conn)?;
             if self.recount && self.counted.is_none_or(|t| t.elapsed() >= MISSING_RECOUNT) {
-                let missing = crate::catalog::answers::count_missing(conn)?;
-                metrics.missing_answers.set(missing);
+                use crate::catalog::answers::{count_missing, Stored};
+                let styles = count_missing(conn, Stored::Styles)?;
+                let product = count_missing(conn, Stored::Product)?;
+                metrics.missing_styles_answers.set(styles);
+                metrics.missing_product_answers.set(product);
                 self.recount = false;
                 self.counted = Some(Instant::now());
             }

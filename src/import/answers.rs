@@ -1,9 +1,11 @@
-//! Storing every product's `/products/:id/styles` answer in `styles_answers`
-//! at import, so the endpoint reads one row per product.
+//! Storing every product's `/products/:id` and `/products/:id/styles`
+//! answers in `product_answers` and `styles_answers` at import, so each
+//! endpoint reads one row per product.
 //!
-//! The answers are rendered by the service's own renderer (`answers`, the
-//! row path's loader and `views::StylesView` through serde), never by SQL:
-//! one contract, one renderer. Reader threads, each on a connection of its
+//! The answers are rendered by the service's own renderers (`answers`: the
+//! row path's loaders, and `views::ProductDetailView` and
+//! `views::StylesView` through serde), never by SQL: one contract, one
+//! renderer. Reader threads, each on a connection of its
 //! own, render id-ordered batches of products, each batch the next
 //! [`BATCH_PRODUCTS`] products that exist (however sparse their ids: a batch
 //! is bounded by ids read from the table, not by id arithmetic); one binary
@@ -22,8 +24,8 @@ use diesel::sql_types::{BigInt, Integer};
 use super::sessions::Sessions;
 use super::tables::{COPY_HEADER, COPY_TRAILER};
 use super::ImportError;
-use crate::catalog::answers::{render_range, RenderedBatch};
-use crate::catalog::schema::styles_answers;
+use crate::catalog::answers::{render_range, RenderedBatch, Stored};
+use crate::catalog::schema::{product_answers, styles_answers};
 
 /// Products per batch: enough rows per statement that a round trip is
 /// small beside it, few enough that a batch's rows stay in memory briefly.
@@ -43,14 +45,16 @@ struct BatchStart {
 pub struct RenderedAnswers {
     /// Answers written.
     pub rows: u64,
-    /// Batches they were rendered in (each 4 statements).
+    /// Batches they were rendered in (each 2 statements for the product
+    /// answers, 4 for the styles').
     pub batches: usize,
 }
 
-/// Renders every product's answer in `schema` (whose tables are read and
-/// whose `styles_answers` is replaced) on `readers` connections, and writes
-/// them with one COPY.
-pub fn render_styles_answers(
+/// Renders every product's `stored` answer in `schema` (whose tables are
+/// read and whose table of those answers is replaced) on `readers`
+/// connections, and writes them with one COPY.
+pub fn render_answers(
+    stored: Stored,
     sessions: Sessions<'_>,
     schema: &str,
     readers: usize,
@@ -84,12 +88,13 @@ pub fn render_styles_answers(
                 .skip(reader)
                 .step_by(readers)
                 .collect();
-            scope.spawn(move || read_batches(sessions, schema, &mine, &send));
+            scope.spawn(move || read_batches(stored, sessions, schema, &mine, &send));
         }
-        write_answers(&mut conn, &queues, batches.len())
+        write_answers(&mut conn, stored, &queues, batches.len())
     })?;
     tracing::debug!(
-        "rendered {written} styles answers in {} batches in {:?}",
+        "rendered {written} answers into {} in {} batches in {:?}",
+        stored.table(),
         batches.len(),
         started.elapsed()
     );
@@ -102,6 +107,7 @@ pub fn render_styles_answers(
 /// Renders `batches` in order onto `send`; stops at the first error (sent on)
 /// or when the writer has gone.
 fn read_batches(
+    stored: Stored,
     sessions: Sessions<'_>,
     schema: &str,
     batches: &[(i32, i32)],
@@ -119,7 +125,7 @@ fn read_batches(
         return;
     }
     for &(lo, hi) in batches {
-        let rendered = render_range(&mut conn, lo, hi).map_err(ImportError::from);
+        let rendered = render_range(&mut conn, stored, lo, hi).map_err(ImportError::from);
         let failed = rendered.is_err();
         if send.send(rendered).is_err() || failed {
             return;
@@ -128,10 +134,11 @@ fn read_batches(
 }
 
 /// Takes `total` batches from the readers in turn and COPYs them into the
-/// connection's `styles_answers`, emptied first in the same transaction so
-/// the rows go in frozen.
+/// connection's table of `stored` answers, emptied first in the same
+/// transaction so the rows go in frozen.
 fn write_answers(
     conn: &mut PgConnection,
+    stored: Stored,
     queues: &[Receiver<Result<RenderedBatch, ImportError>>],
     total: usize,
 ) -> Result<u64, ImportError> {
@@ -142,22 +149,28 @@ fn write_answers(
         for k in 0..total {
             let batch = queues[k % queues.len()]
                 .recv()
-                .map_err(|_| ImportError::Other("a styles-answer reader stopped".into()))??;
+                .map_err(|_| ImportError::Other("an answer reader stopped".into()))??;
             for (id, body) in batch {
-                out.write_all(&encode_answer(id, &body.0))
-                    .map_err(io_error)?;
+                out.write_all(&encode_answer(id, &body)).map_err(io_error)?;
             }
         }
         out.write_all(COPY_TRAILER).map_err(io_error)?;
         out.flush().map_err(io_error)
     };
     let written = conn.transaction(|conn| {
-        diesel::sql_query("TRUNCATE styles_answers").execute(conn)?;
-        diesel::copy_from(styles_answers::table)
-            .from_raw_data((styles_answers::product_id, styles_answers::body), write)
-            .with_format(CopyFormat::Binary)
-            .with_freeze(true)
-            .execute(conn)
+        diesel::sql_query(format!("TRUNCATE {}", stored.table())).execute(conn)?;
+        match stored {
+            Stored::Product => diesel::copy_from(product_answers::table)
+                .from_raw_data((product_answers::product_id, product_answers::body), write)
+                .with_format(CopyFormat::Binary)
+                .with_freeze(true)
+                .execute(conn),
+            Stored::Styles => diesel::copy_from(styles_answers::table)
+                .from_raw_data((styles_answers::product_id, styles_answers::body), write)
+                .with_format(CopyFormat::Binary)
+                .with_freeze(true)
+                .execute(conn),
+        }
     })?;
     Ok(written as u64)
 }

@@ -27,7 +27,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use roaring::RoaringBitmap;
 
-pub use answers::render_styles_answers;
+pub use answers::render_answers;
 pub use progress::ProgressMode;
 pub use sessions::Sessions;
 
@@ -36,6 +36,7 @@ use self::progress::FileProgress;
 use self::tables::{
     encode_row, HeaderMap, LoadedIds, RejectKind, Table, COPY_HEADER, COPY_TRAILER,
 };
+use crate::catalog::answers::Stored;
 use crate::catalog::schema;
 use crate::catalog::search::build as search;
 use crate::db::migrations;
@@ -46,9 +47,6 @@ pub const STAGING_SCHEMA: &str = "atelier_import";
 /// once readers have the new ones (removing their files takes seconds, and
 /// no reader should wait for it).
 const RETIRED_SCHEMA: &str = "atelier_retired";
-/// The table of rendered `/styles` answers, derived from the loaded tables
-/// (see `answers`) and swapped in with them.
-const ANSWERS_TABLE: &str = "styles_answers";
 
 /// A table an import replaces: its schema and its name (which is its name
 /// in the staging schema too).
@@ -73,13 +71,17 @@ impl Served {
     }
 }
 
-/// Every table an import replaces: the six of the dump, the answers, then
-/// the search index's.
+/// Every table an import replaces: the six of the dump, the stored answers
+/// (derived from them, see `answers`), then the search index's.
 fn served_tables() -> impl Iterator<Item = Served> {
     Table::LOAD_ORDER
         .iter()
         .map(|t| Served::public(t.table_name()))
-        .chain(std::iter::once(Served::public(ANSWERS_TABLE)))
+        .chain(
+            Stored::ALL
+                .iter()
+                .map(|stored| Served::public(stored.table())),
+        )
         .chain(search::TABLES.iter().map(|&name| Served {
             schema: search::SCHEMA,
             name,
@@ -601,8 +603,8 @@ fn create_staging(conn: &mut PgConnection) -> Result<TwinDdl, ImportError> {
                  INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE \
                  INCLUDING COMPRESSION)"
             ));
-            if name == ANSWERS_TABLE {
-                twin.answers = twin_ddl(conn, table)?;
+            if Stored::ALL.iter().any(|stored| stored.table() == name) {
+                twin.answers.extend(twin_ddl(conn, table)?);
             } else if table.is_search() {
                 twin.search.push(twin_ddl(conn, table)?);
             } else {
@@ -668,13 +670,16 @@ fn import_locked(
     phases.push(("indexes and constraints", phase_started.elapsed()));
 
     let phase_started = Instant::now();
-    progress::phase(options.progress, "rendering the styles answers");
-    let rendered = answers::render_styles_answers(sessions, STAGING_SCHEMA, parts)?;
-    // Its key and foreign key after the rows, like the loaded tables'.
+    progress::phase(options.progress, "rendering the stored answers");
+    let mut answer_batches = 0;
+    for stored in Stored::ALL {
+        answer_batches += answers::render_answers(stored, sessions, STAGING_SCHEMA, parts)?.batches;
+    }
+    // Their keys and foreign keys after the rows, like the loaded tables'.
     for statement in &twin.answers {
         diesel::sql_query(statement).execute(conn)?;
     }
-    phases.push(("styles answers", phase_started.elapsed()));
+    phases.push(("stored answers", phase_started.elapsed()));
 
     let phase_started = Instant::now();
     progress::phase(options.progress, "building the search index");
@@ -705,7 +710,7 @@ fn import_locked(
     Ok(ImportReport {
         files: reports,
         phases,
-        answer_batches: rendered.batches,
+        answer_batches,
         warmed,
         rejects: options.rejects.clone(),
         elapsed: started.elapsed(),

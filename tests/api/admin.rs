@@ -144,12 +144,16 @@ fn stored_answer(db: &TestDb, product: i32) -> Option<String> {
 
 /// Product `product`'s `/styles` body as the rows render it now.
 fn rendered_from_rows(db: &TestDb, product: i32) -> String {
-    let (id, body) = atelier::catalog::answers::render_ids(&mut db.connect(), &[product])
-        .unwrap()
-        .pop()
-        .unwrap();
+    let (id, body) = atelier::catalog::answers::render_ids(
+        &mut db.connect(),
+        atelier::catalog::answers::Stored::Styles,
+        &[product],
+    )
+    .unwrap()
+    .pop()
+    .unwrap();
     assert_eq!(id, product);
-    body.0
+    body
 }
 
 fn photo(id: i32) -> Value {

@@ -1,8 +1,9 @@
-//! The rendered `/styles` answers (`styles_answers`): the import's SQL
-//! rendering writes the bytes the service's own rendering of the rows does,
-//! for every fixture product, odd text included; the service answers from
-//! them; and every change to styles, photos or skus drops the answers it
-//! touches, so the rows answer again.
+//! The stored answers, `/styles`' (`styles_answers`) and `/products/:id`'s
+//! (`product_answers`): the import's rendering writes the bytes the
+//! service's own rendering of the rows does, for every fixture product, odd
+//! text included; the service answers from them; and every change to the
+//! rows an answer is made from drops the answers it touches, so the rows
+//! answer again.
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
@@ -243,4 +244,139 @@ async fn answers_stored_in_the_earlier_shape_follow_the_contract_after_migrating
     for (id, body) in migrated {
         assert_eq!(styles_body(&client, id).await, body, "product {id}");
     }
+}
+
+async fn product_body(client: &Client, id: i32) -> String {
+    let response = client.get(format!("/products/{id}")).dispatch().await;
+    assert_eq!(response.status(), Status::Ok, "product {id}");
+    response.into_string().await.unwrap()
+}
+
+/// (product id, body) of every stored `/products/:id` answer.
+fn stored_product_answers(conn: &mut PgConnection) -> Vec<(i32, String)> {
+    use atelier::catalog::schema::product_answers;
+    product_answers::table
+        .order(product_answers::product_id)
+        .load(conn)
+        .unwrap()
+}
+
+fn stored_product_ids(conn: &mut PgConnection) -> Vec<i32> {
+    stored_product_answers(conn)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[rocket::async_test]
+async fn stored_product_answers_are_the_bytes_the_rows_give() {
+    let db = TestDb::with_fixtures();
+    let mut conn = db.connect();
+    insert_odd_text_product(&mut conn);
+    conn.batch_execute(&format!(
+        "UPDATE product SET description = {odd} WHERE id = 20;
+         INSERT INTO features (id, product_id, feature, value) VALUES (900, 20, {odd}, {odd})",
+        odd = format!("'{}'", common::fixtures::ODD_TEXT.replace('\'', "''")),
+    ))
+    .unwrap();
+    let client = uncached_client(&db).await;
+    let ids = product_ids(&mut conn);
+    assert_eq!(ids, [1, 2, 3, 4, 5, 7, 11, 20]);
+
+    assert_eq!(stored_product_answers(&mut conn), []);
+    let mut from_rows = Vec::new();
+    for &id in &ids {
+        from_rows.push((id, product_body(&client, id).await));
+    }
+    assert!(from_rows[7]
+        .1
+        .contains(r#""value":"a \"quote\", a \\ backslash,\nnew line"#));
+
+    assert_eq!(db.render_product_answers(), 8);
+    // Stored: each answer without its id and campus, which the instance
+    // writes in front.
+    let expected: Vec<(i32, String)> = from_rows
+        .iter()
+        .map(|(id, body)| {
+            let head = format!(r#"{{"id":{id},"campus":"hr-lax","#);
+            (*id, body.strip_prefix(&head).unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(stored_product_answers(&mut conn), expected);
+    for (id, body) in &from_rows {
+        assert_eq!(&product_body(&client, *id).await, body, "product {id}");
+    }
+}
+
+#[rocket::async_test]
+async fn changes_drop_the_product_answers_they_touch() {
+    let db = TestDb::with_rendered_fixtures();
+    let mut conn = db.connect();
+    let client = uncached_client(&db).await;
+    assert_eq!(stored_product_ids(&mut conn), [1, 2, 3, 4, 5, 7, 11]);
+
+    // A feature of product 1 changes: only product 1's answer goes, and the
+    // rows answer with the new value.
+    conn.batch_execute(
+        "UPDATE features SET value = 'Changed'
+          WHERE id = (SELECT min(id) FROM features WHERE product_id = 1)",
+    )
+    .unwrap();
+    assert_eq!(stored_product_ids(&mut conn), [2, 3, 4, 5, 7, 11]);
+    assert!(product_body(&client, 1)
+        .await
+        .contains(r#""value":"Changed""#));
+
+    // Product 3, which had no features, gets one.
+    conn.batch_execute(
+        "INSERT INTO features (id, product_id, feature, value) VALUES (99001, 3, 'Lining', 'Silk')",
+    )
+    .unwrap();
+    assert_eq!(stored_product_ids(&mut conn), [2, 4, 5, 7, 11]);
+    assert!(product_body(&client, 3)
+        .await
+        .ends_with(r#""features":[{"feature":"Lining","value":"Silk"}]}"#));
+
+    // A feature moves from product 2 to product 4: both answers go.
+    conn.batch_execute(
+        "UPDATE features SET product_id = 4
+          WHERE id = (SELECT min(id) FROM features WHERE product_id = 2)",
+    )
+    .unwrap();
+    assert_eq!(stored_product_ids(&mut conn), [5, 7, 11]);
+
+    // Product 5's own row changes.
+    conn.batch_execute("UPDATE product SET name = 'Renamed' WHERE id = 5")
+        .unwrap();
+    assert_eq!(stored_product_ids(&mut conn), [7, 11]);
+    assert!(product_body(&client, 5)
+        .await
+        .starts_with(r#"{"id":5,"campus":"hr-lax","name":"Renamed","#));
+
+    // A product that goes takes its answer with it; one that comes has none
+    // and is answered from its rows.
+    conn.batch_execute(
+        "DELETE FROM product WHERE id = 7;
+         INSERT INTO product (id, name, slogan, description, category, default_price)
+         VALUES (30, 'New', 's', 'd', 'c', 1)",
+    )
+    .unwrap();
+    assert_eq!(stored_product_ids(&mut conn), [11]);
+    let new = product_body(&client, 30).await;
+    assert!(
+        new.starts_with(
+            r#"{"id":30,"campus":"hr-lax","name":"New","slogan":"s","description":"d","category":"c","default_price":"1.00","created_at":""#
+        ),
+        "{new}"
+    );
+    assert!(new.ends_with(r#"Z","features":[]}"#), "{new}");
+    let response = client.get("/products/7").dispatch().await;
+    assert_eq!(response.status(), Status::NotFound);
+
+    // TRUNCATE fires no row trigger: its own trigger drops every answer.
+    conn.batch_execute("TRUNCATE features").unwrap();
+    assert_eq!(stored_product_ids(&mut conn), Vec::<i32>::new());
+    assert!(product_body(&client, 11)
+        .await
+        .ends_with(r#","features":[]}"#));
 }

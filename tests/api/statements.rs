@@ -58,10 +58,12 @@ async fn statements_per_request() {
         ("/products/42/styles", Status::NotFound, 1),
         ("/products", Status::Ok, 1),
         ("/products?page=2&count=1000", Status::Ok, 1),
-        // The products with their features (or related rows) joined: no
-        // rows tells 404, a product row with no child tells "none".
-        ("/products/1", Status::Ok, 1),
-        ("/products/42", Status::NotFound, 1),
+        // No stored answer: one statement finds none, one more reads the
+        // product with its features joined (no rows tells 404).
+        ("/products/1", Status::Ok, 2),
+        ("/products/42", Status::NotFound, 2),
+        // The product with its related rows joined: no rows tells 404, a
+        // product row with no child tells "none".
         ("/products/1/related", Status::Ok, 1),
         ("/products/3/related", Status::Ok, 1),
         ("/products/42/related", Status::NotFound, 1),
@@ -103,6 +105,7 @@ async fn stored_styles_answers_take_one_statement() {
     }
     let report = atelier::catalog::answers::refresh(
         &mut db.connect(),
+        atelier::catalog::answers::Stored::Styles,
         &atelier::catalog::answers::RefreshScope::Missing,
         false,
     )
@@ -111,6 +114,48 @@ async fn stored_styles_answers_take_one_statement() {
     for ((uri, status), body) in uris.into_iter().zip(from_rows) {
         for _ in 0..2 {
             assert_eq!(statements_for(&client, uri, status).await, 1, "{uri}");
+        }
+        let response = client.get(uri).dispatch().await;
+        assert_eq!(response.into_string().await, body, "{uri}");
+    }
+}
+
+/// A stored `/products/:id` answer is one statement, with no feature or
+/// several; an id no product has takes a second, which finds no rows; the
+/// answers are the bytes the rows gave before `atelier answers refresh`.
+#[rocket::async_test]
+async fn stored_product_answers_take_one_statement() {
+    use atelier::catalog::answers::{refresh, RefreshScope, Stored};
+
+    let db = TestDb::with_fixtures();
+    let client = common::client_with(&db.url, &[("cache_enabled", serde_json::json!(false))]).await;
+    let uris = [
+        ("/products/1", Status::Ok, 1),
+        ("/products/2", Status::Ok, 1),
+        ("/products/11", Status::Ok, 1),
+        ("/products/42", Status::NotFound, 2),
+    ];
+    let mut from_rows = Vec::new();
+    for (uri, status, _) in uris {
+        let response = client.get(uri).dispatch().await;
+        assert_eq!(response.status(), status);
+        from_rows.push(response.into_string().await);
+    }
+    let report = refresh(
+        &mut db.connect(),
+        Stored::Product,
+        &RefreshScope::Missing,
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.stored, 7);
+    for ((uri, status, expected), body) in uris.into_iter().zip(from_rows) {
+        for _ in 0..2 {
+            assert_eq!(
+                statements_for(&client, uri, status).await,
+                expected,
+                "{uri}"
+            );
         }
         let response = client.get(uri).dispatch().await;
         assert_eq!(response.into_string().await, body, "{uri}");
@@ -170,9 +215,10 @@ async fn lookups_waiting_together_share_one_statement_per_kind() {
     .await;
     assert_eq!(gate.0, Status::Ok);
     assert_eq!(together, alone);
-    // The gate's statement, then one for each kind: products, stored
-    // styles answers, related.
-    assert_eq!(counter.total() - before, 4);
+    // The gate's statement, then one for each kind: stored product answers
+    // (and a second for 42, which has none: no product has that id),
+    // stored styles answers, related.
+    assert_eq!(counter.total() - before, 5);
 }
 
 /// With the cache off, lookups of a product that is being fetched join that
@@ -248,6 +294,7 @@ fn catalog_statements_are_prepared_and_planned_once_per_connection() {
     for _ in 0..2 {
         for ids in [&[1][..], &[3, 11], &[42], &[1, 2, 3, 4, 5, 7, 11]] {
             queries::find_products(conn, ids).unwrap();
+            queries::find_product_answers(conn, ids).unwrap();
             queries::find_styles_answers(conn, ids).unwrap();
             queries::find_related_ids_by_product(conn, ids).unwrap();
             queries::find_related_ids(conn, ids).unwrap();
@@ -255,11 +302,12 @@ fn catalog_statements_are_prepared_and_planned_once_per_connection() {
         queries::list_products(conn, Page { page: 1, count: 5 }, None).unwrap();
         counts.push(plans(conn));
     }
-    // products with features, styles answers, products, styles, photos,
-    // skus, products with related, related ids as arrays,
-    // one page shape; 29 and 58 executions (no answers are stored here, so
-    // every id set with a product in it reads the rows too).
-    assert_eq!(counts, [(9, 0, 29), (9, 0, 58)]);
+    // products with features, product answers, styles answers, products,
+    // styles, photos, skus, products with related, related ids as arrays,
+    // one page shape; 37 and 74 executions (no answers are stored here, so
+    // every id set reads the products with features again, and every one
+    // with a product in it the styles' rows too).
+    assert_eq!(counts, [(10, 0, 37), (10, 0, 74)]);
 }
 
 /// `/related`'s statement (one array of ids per product) answers exactly

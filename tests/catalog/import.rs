@@ -534,28 +534,40 @@ fn sparse_ids_render_their_answers_in_as_few_batches_as_dense_ones() {
     // largest id a product can have.
     let ids = write_sparse_dump(&dump, 2_001, &[987_654_326, 2_147_483_600, i32::MAX]);
     let report = import_dir(&db, &dump, &scratch.0.join("rejects.csv")).unwrap();
-    // 2,004 products, 2,000 a batch: 2 batches (by id arithmetic it would
-    // be over a million).
-    assert_eq!(report.answer_batches, 2);
+    // 2,004 products, 2,000 a batch: 2 batches of each kind of answer (by
+    // id arithmetic it would be over a million).
+    assert_eq!(report.answer_batches, 4);
     let mut conn = db.connect();
-    use atelier::catalog::schema::styles_answers;
-    let stored: Vec<(i32, String)> = styles_answers::table
+    use atelier::catalog::answers::{render_ids, Stored};
+    use atelier::catalog::schema::{product_answers, styles_answers};
+    let styles: Vec<(i32, String)> = styles_answers::table
         .order(styles_answers::product_id)
         .select((styles_answers::product_id, styles_answers::body))
         .load(&mut conn)
         .unwrap();
-    assert_eq!(stored.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
-    let last = stored.last().unwrap();
-    let rendered = atelier::catalog::answers::render_ids(&mut conn, &[i32::MAX]).unwrap();
-    assert_eq!(rendered.len(), 1);
-    assert_eq!(
-        (rendered[0].0, rendered[0].1 .0.as_str()),
-        (last.0, last.1.as_str())
-    );
+    let products: Vec<(i32, String)> = product_answers::table
+        .order(product_answers::product_id)
+        .select((product_answers::product_id, product_answers::body))
+        .load(&mut conn)
+        .unwrap();
+    for (stored, answers) in [(Stored::Styles, &styles), (Stored::Product, &products)] {
+        assert_eq!(answers.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
+        let rendered = render_ids(&mut conn, stored, &[i32::MAX]).unwrap();
+        assert_eq!(rendered.as_slice(), &answers[answers.len() - 1..]);
+    }
+    let (styles_last, product_last) = (&styles.last().unwrap().1, &products.last().unwrap().1);
     assert!(
-        last.1
-            .starts_with(&format!("{{\"product_id\":\"{}\",", i32::MAX)),
-        "{}",
-        last.1
+        styles_last.starts_with(&format!("{{\"product_id\":\"{}\",", i32::MAX)),
+        "{styles_last}"
+    );
+    let head = format!(
+        "\"name\":\"Product {}\",\"slogan\":\"Slogan\",\"description\":\"Description\",\
+         \"category\":\"Jackets\",\"default_price\":\"140.00\",\"created_at\":\"",
+        i32::MAX
+    );
+    assert!(product_last.starts_with(&head), "{product_last}");
+    assert!(
+        product_last.ends_with("Z\",\"features\":[]}"),
+        "{product_last}"
     );
 }

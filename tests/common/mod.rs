@@ -99,21 +99,33 @@ impl TestDb {
     }
 
     /// A migrated database holding the fixture catalog, with every product's
-    /// `/styles` answer rendered as an import leaves it.
+    /// `/products/:id` and `/styles` answers rendered as an import leaves
+    /// them.
     pub fn with_rendered_fixtures() -> TestDb {
         let db = TestDb::with_fixtures();
+        db.render_product_answers();
         db.render_styles_answers();
         db
     }
 
     /// Renders every product's `/styles` answer, as an import does.
     pub fn render_styles_answers(&self) -> u64 {
-        atelier::import::render_styles_answers(
+        self.render_answers(atelier::catalog::answers::Stored::Styles)
+    }
+
+    /// Renders every product's `/products/:id` answer, as an import does.
+    pub fn render_product_answers(&self) -> u64 {
+        self.render_answers(atelier::catalog::answers::Stored::Product)
+    }
+
+    fn render_answers(&self, stored: atelier::catalog::answers::Stored) -> u64 {
+        atelier::import::render_answers(
+            stored,
             atelier::import::Sessions::new(&self.url, false),
             "public",
             2,
         )
-        .expect("rendering the styles answers")
+        .expect("rendering the stored answers")
         .rows
     }
 

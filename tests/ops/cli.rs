@@ -32,8 +32,8 @@ fn migrate_applies_the_schema_and_is_idempotent() {
     .get_result(&mut db.connect())
     .unwrap();
     assert_eq!(
-        tables, 9,
-        "six tables, the styles answers, the admin audit and Diesel's migration table"
+        tables, 10,
+        "six tables, the two stored answers, the admin audit and Diesel's migration table"
     );
 }
 
@@ -243,6 +243,14 @@ fn answers_refresh_stores_what_the_rows_give() {
             .unwrap()
     };
     assert_eq!(stored(&mut conn), []);
+    let stored_product_ids = |conn: &mut PgConnection| -> Vec<i32> {
+        use atelier::catalog::schema::product_answers;
+        product_answers::table
+            .order(product_answers::product_id)
+            .select(product_answers::product_id)
+            .load(conn)
+            .unwrap()
+    };
 
     let refresh = |args: &[&str], url: &str| {
         let output = atelier()
@@ -259,10 +267,17 @@ fn answers_refresh_stores_what_the_rows_give() {
     };
     let (ok, stdout, stderr) = refresh(&["--product", "4", "1", "42"], &db.url);
     assert!(ok, "{stderr}");
+    let said: Vec<&str> = stdout.lines().collect();
+    assert_eq!(said.len(), 2, "{stdout}");
     assert!(
-        stdout.starts_with("stored 2 /styles answers in "),
+        said[0].starts_with("stored 2 /products/:id answers in "),
         "{stdout}"
     );
+    assert!(
+        said[1].starts_with("stored 2 /products/:id/styles answers in "),
+        "{stdout}"
+    );
+    assert_eq!(stored_product_ids(&mut conn), [1, 4]);
     let only_two: Vec<(i32, String)> = from_rows
         .iter()
         .filter(|(id, _)| [1, 4].contains(id))
@@ -272,11 +287,18 @@ fn answers_refresh_stores_what_the_rows_give() {
 
     let (ok, stdout, stderr) = refresh(&["--missing"], &db.url);
     assert!(ok, "{stderr}");
+    let said: Vec<&str> = stdout.lines().collect();
+    assert_eq!(said.len(), 2, "{stdout}");
     assert!(
-        stdout.starts_with("stored 5 /styles answers in "),
+        said[0].starts_with("stored 5 /products/:id answers in "),
+        "{stdout}"
+    );
+    assert!(
+        said[1].starts_with("stored 5 /products/:id/styles answers in "),
         "{stdout}"
     );
     assert_eq!(stored(&mut conn), from_rows);
+    assert_eq!(stored_product_ids(&mut conn), ids);
 
     // Nothing listens on this port.
     let port = free_port();
