@@ -292,6 +292,11 @@ pub fn product_key(id: i32, answer: ProductAnswer) -> u128 {
 /// cache takes.
 const ENTRY_OVERHEAD: usize = 1024;
 
+/// The share of the byte budget (one part in this many) that must be free
+/// for a new answer to get in without the doorkeeper's say (see
+/// [`ResponseCache::admit`]).
+const ADMISSION_MARGIN: u64 = 32;
+
 /// The answers, by `request_key`. Keys are already hashes, so the cheapest
 /// mixing will do: Fx is two multiplications, the default SipHash a few
 /// hundred instructions on every hit.
@@ -508,12 +513,19 @@ impl ResponseCache {
     /// housekeeping, comparing it with a victim and removing it again, on
     /// every miss; a catalog read at random would pay that on nearly every
     /// request, for nothing.
+    ///
+    /// "Room" leaves a margin of [`ADMISSION_MARGIN`] of the budget: a full
+    /// cache that evicts an answer to take one in is an answer's weight
+    /// short of full, and without the margin the next miss would find room
+    /// there, get in unasked for, evict another, and so on, so that full
+    /// or not, a good share of misses paid for an insertion and an eviction.
     fn admit(&self, key: u128, body: &CachedBody) -> bool {
         let Some(entries) = &self.entries else {
             return false;
         };
         let weight = (ENTRY_OVERHEAD + body.weight()) as u64;
-        entries.weighted_size() + weight <= self.max_bytes || self.doorkeeper.seen_again(key)
+        entries.weighted_size() + weight + self.max_bytes / ADMISSION_MARGIN <= self.max_bytes
+            || self.doorkeeper.seen_again(key)
     }
 
     /// After a load that began when `drops` entries had been dropped: if
@@ -725,13 +737,14 @@ impl Doorkeeper {
     /// For a cache of at most `entries` answers.
     fn new(entries: u64) -> Self {
         let window = usize::try_from(entries).unwrap_or(usize::MAX).max(1);
-        // Eight bits a key: with two of them set per key, a key never
-        // missed passes for one missed before about 5% of the time when the
-        // window is full.
+        // Sixteen bits a key: with two of them set per key, a key never
+        // missed passes for one missed before about 1.4% of the time when
+        // the window is full (with eight, 5%), and each one that does costs
+        // an insertion and an eviction. The default 32 MB cache takes 64 KB.
         let words = if entries == 0 {
             1
         } else {
-            (window.saturating_mul(8) / 64).next_power_of_two()
+            (window.saturating_mul(16) / 64).next_power_of_two()
         };
         Doorkeeper {
             bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
@@ -943,6 +956,32 @@ mod tests {
         let before = loads.load(Ordering::SeqCst);
         for _ in 0..3 {
             ask(&cache, 100, &loads).await;
+        }
+        assert_eq!(loads.load(Ordering::SeqCst) - before, 2);
+    }
+
+    /// A full cache one answer's weight short of its budget (as it is after
+    /// evicting one answer for another) keeps a new answer asked for once
+    /// out: it would fit, but only the doorkeeper lets it in.
+    #[rocket::async_test]
+    async fn an_answer_that_would_just_fit_a_full_cache_waits_for_its_second_miss() {
+        let cache = small_cache();
+        let entries = cache.entries.as_ref().unwrap();
+        let loads = AtomicUsize::new(0);
+        // Its size as moka counts it after each insertion, as in service
+        // between answers.
+        for key in 2..20 {
+            ask(&cache, key, &loads).await;
+            entries.run_pending_tasks().await;
+        }
+        let weight = (ENTRY_OVERHEAD + 100 * 1024) as u64;
+        let free = cache.max_bytes - entries.weighted_size();
+        assert!(free >= weight, "{free} bytes free");
+        assert!(free < weight + cache.max_bytes / ADMISSION_MARGIN, "{free}");
+
+        let before = loads.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            ask(&cache, 200, &loads).await;
         }
         assert_eq!(loads.load(Ordering::SeqCst) - before, 2);
     }
