@@ -83,6 +83,42 @@ async fn handle<Fut, T, F>(name: Option<&str>, run: F) -> Option<T>
 async fn hyper_service_fn(
     rocket: Arc<Rocket<Orbit>>,
     conn: ConnectionMeta,
+    hyp_req: hyper::Request<hyper::Body>,
+) -> Result<hyper::Response<HttpBody>, io::Error> {
+    // Patched (see vendor/README.md): a request is dispatched in its
+    // connection's own task and its response body read whole, rather than
+    // in a task spawned for each request that streams the body back through
+    // a channel. The spawn moved the whole request future to the heap and
+    // woke the connection's task from another one, on every request. A
+    // request that asks for an upgrade, which needs the connection after
+    // the response, still takes the spawned path.
+    if hyp_req.headers().contains_key("upgrade") {
+        return spawned_service_fn(rocket, conn, hyp_req).await;
+    }
+
+    let version = hyp_req.version();
+    let (h_parts, mut h_body) = hyp_req.into_parts();
+    match Request::from_hyp(&rocket, &h_parts, Some(conn)) {
+        Ok(mut req) => {
+            let mut data = Data::from(&mut h_body);
+            let token = rocket.preprocess_request(&mut req, &mut data).await;
+            let response = rocket.dispatch(token, &req, data).await;
+            rocket.buffered_response(response, version).await
+        },
+        Err(e) => {
+            warn!("Bad incoming HTTP request.");
+            e.errors.iter().for_each(|e| warn_!("Error: {}.", e));
+            warn_!("Dispatching salvaged request to catcher: {}.", e.request);
+
+            let response = rocket.handle_error(Status::BadRequest, &e.request).await;
+            rocket.buffered_response(response, version).await
+        }
+    }
+}
+
+async fn spawned_service_fn(
+    rocket: Arc<Rocket<Orbit>>,
+    conn: ConnectionMeta,
     mut hyp_req: hyper::Request<hyper::Body>,
 ) -> Result<hyper::Response<HttpBody>, io::Error> {
     // This future must return a hyper::Response, but the response body might
@@ -135,6 +171,50 @@ async fn hyper_service_fn(
 }
 
 impl Rocket<Orbit> {
+    /// The hyper response of `response`, its body read whole: the headers
+    /// `_send_response` would send, and for HTTP/1 (or a body) the same
+    /// channel-backed body, holding the body as its one frame.
+    async fn buffered_response(
+        &self,
+        mut response: Response<'_>,
+        version: hyper::Version,
+    ) -> io::Result<hyper::Response<HttpBody>> {
+        use tokio::io::AsyncReadExt;
+
+        let size = response.body_mut().size().await;
+        if response.headers().contains("Transfer-Encoding") {
+            response.remove_header("Content-Length");
+        } else if let Some(size) = size {
+            response.set_raw_header("Content-Length", size.to_string());
+        }
+
+        let mut hyp_res = hyper::Response::builder();
+        hyp_res = hyp_res.status(response.status().code);
+        for header in response.headers().iter() {
+            let name = header.name.as_str();
+            let value = header.value.as_bytes();
+            hyp_res = hyp_res.header(name, value);
+        }
+
+        let body = if version == hyper::Version::HTTP_2 && response.body().is_empty() {
+            Either::Left(Empty::new())
+        } else {
+            // One byte more than the size: the read that finds the end then
+            // needs no room of its own.
+            let mut bytes = Vec::with_capacity(size.map_or(0, |n| n + 1));
+            response.body_mut().read_to_end(&mut bytes).await?;
+            let (sender, receiver) = mpsc::channel(1);
+            if !bytes.is_empty() {
+                // The channel has room for this one frame; the sender goes
+                // at the end of this block, which ends the stream.
+                let _ = sender.try_send(Ok(Frame::data(Bytes::from(bytes))));
+            }
+            Either::Right(StreamBody::new(ReceiverStream::new(receiver)))
+        };
+
+        hyp_res.body(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
     /// Wrapper around `_send_response` to log a success or error.
     #[inline]
     async fn send_response(
