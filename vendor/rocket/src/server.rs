@@ -188,12 +188,21 @@ impl Rocket<Orbit> {
             response.set_raw_header("Content-Length", size.to_string());
         }
 
-        let mut hyp_res = hyper::Response::builder();
-        hyp_res = hyp_res.status(response.status().code);
+        // Into the response's own header map, not through
+        // `hyper::Response::builder()`, which moves the whole response head
+        // in and out of a `Result` for every header.
+        let invalid = |e: &dyn std::fmt::Display| {
+            io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+        };
+        let status = ::http::StatusCode::from_u16(response.status().code)
+            .map_err(|e| invalid(&e))?;
+        let mut headers = ::http::HeaderMap::with_capacity(response.headers().len());
         for header in response.headers().iter() {
-            let name = header.name.as_str();
-            let value = header.value.as_bytes();
-            hyp_res = hyp_res.header(name, value);
+            let name = ::http::header::HeaderName::from_bytes(header.name.as_str().as_bytes())
+                .map_err(|e| invalid(&e))?;
+            let value = ::http::header::HeaderValue::from_bytes(header.value.as_bytes())
+                .map_err(|e| invalid(&e))?;
+            headers.append(name, value);
         }
 
         let body = if version == hyper::Version::HTTP_2 && response.body().is_empty() {
@@ -212,7 +221,10 @@ impl Rocket<Orbit> {
             Either::Right(StreamBody::new(ReceiverStream::new(receiver)))
         };
 
-        hyp_res.body(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        let mut hyp_res = hyper::Response::new(body);
+        *hyp_res.status_mut() = status;
+        *hyp_res.headers_mut() = headers;
+        Ok(hyp_res)
     }
 
     /// Wrapper around `_send_response` to log a success or error.
