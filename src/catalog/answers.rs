@@ -21,7 +21,7 @@ use crate::catalog::models::Product;
 use crate::catalog::queries::{
     find_product_styles, find_products, load_product_styles, render_styles,
 };
-use crate::catalog::schema::{product, product_answers, styles_answers};
+use crate::catalog::schema::product;
 use crate::catalog::views::ProductBody;
 
 /// The answers a table of stored answers holds.
@@ -61,6 +61,25 @@ impl Stored {
         }
     }
 }
+
+/// Runs `$body` with `$table` naming the schema module of `$stored`'s
+/// table: the two tables have the same columns, but each is a type of its
+/// own to Diesel, so one statement is written once and compiled per table.
+macro_rules! with_answers_table {
+    ($stored:expr, $table:ident => $body:expr) => {
+        match $stored {
+            $crate::catalog::answers::Stored::Product => {
+                use $crate::catalog::schema::product_answers as $table;
+                $body
+            }
+            $crate::catalog::answers::Stored::Styles => {
+                use $crate::catalog::schema::styles_answers as $table;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_answers_table;
 
 /// Rendered answers: (product id, body), in product-id order.
 pub type RenderedBatch = Vec<(i32, String)>;
@@ -147,42 +166,18 @@ pub fn store_rendered(
     stored: Stored,
     rendered: RenderedBatch,
 ) -> QueryResult<usize> {
-    match stored {
-        Stored::Product => {
-            let rows: Vec<_> = rendered
-                .into_iter()
-                .map(|(id, body)| {
-                    (
-                        product_answers::product_id.eq(id),
-                        product_answers::body.eq(body),
-                    )
-                })
-                .collect();
-            diesel::insert_into(product_answers::table)
-                .values(&rows)
-                .on_conflict(product_answers::product_id)
-                .do_update()
-                .set(product_answers::body.eq(excluded(product_answers::body)))
-                .execute(conn)
-        }
-        Stored::Styles => {
-            let rows: Vec<_> = rendered
-                .into_iter()
-                .map(|(id, body)| {
-                    (
-                        styles_answers::product_id.eq(id),
-                        styles_answers::body.eq(body),
-                    )
-                })
-                .collect();
-            diesel::insert_into(styles_answers::table)
-                .values(&rows)
-                .on_conflict(styles_answers::product_id)
-                .do_update()
-                .set(styles_answers::body.eq(excluded(styles_answers::body)))
-                .execute(conn)
-        }
-    }
+    with_answers_table!(stored, answers => {
+        let rows: Vec<_> = rendered
+            .into_iter()
+            .map(|(id, body)| (answers::product_id.eq(id), answers::body.eq(body)))
+            .collect();
+        diesel::insert_into(answers::table)
+            .values(&rows)
+            .on_conflict(answers::product_id)
+            .do_update()
+            .set(answers::body.eq(excluded(answers::body)))
+            .execute(conn)
+    })
 }
 
 /// Up to `limit` products after `after` that have no stored answer, in id
@@ -193,40 +188,23 @@ fn without_answer(
     after: i32,
     limit: i64,
 ) -> QueryResult<Vec<i32>> {
-    match stored {
-        Stored::Product => product::table
-            .left_join(product_answers::table)
-            .filter(product::id.gt(after))
-            .filter(product_answers::product_id.is_null())
-            .order(product::id)
-            .limit(limit)
-            .select(product::id)
-            .load(conn),
-        Stored::Styles => product::table
-            .left_join(styles_answers::table)
-            .filter(product::id.gt(after))
-            .filter(styles_answers::product_id.is_null())
-            .order(product::id)
-            .limit(limit)
-            .select(product::id)
-            .load(conn),
-    }
+    with_answers_table!(stored, answers => product::table
+        .left_join(answers::table)
+        .filter(product::id.gt(after))
+        .filter(answers::product_id.is_null())
+        .order(product::id)
+        .limit(limit)
+        .select(product::id)
+        .load(conn))
 }
 
 /// Products that have no stored answer.
 pub fn count_missing(conn: &mut PgConnection, stored: Stored) -> QueryResult<i64> {
-    match stored {
-        Stored::Product => product::table
-            .left_join(product_answers::table)
-            .filter(product_answers::product_id.is_null())
-            .count()
-            .get_result(conn),
-        Stored::Styles => product::table
-            .left_join(styles_answers::table)
-            .filter(styles_answers::product_id.is_null())
-            .count()
-            .get_result(conn),
-    }
+    with_answers_table!(stored, answers => product::table
+        .left_join(answers::table)
+        .filter(answers::product_id.is_null())
+        .count()
+        .get_result(conn))
 }
 
 /// Which products a refresh renders.

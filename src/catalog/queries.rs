@@ -110,7 +110,7 @@ pub fn find_product_answers(
     conn: &mut PgConnection,
     ids: &[i32],
 ) -> QueryResult<Vec<(i32, ProductBody)>> {
-    let mut answers: Vec<(i32, ProductBody)> = StoredProductAnswers { ids }
+    let mut answers: Vec<(i32, ProductBody)> = ByIds::<StoredProductAnswers>::new(ids)
         .load::<(i32, String)>(conn)?
         .into_iter()
         .map(|(id, body)| (id, ProductBody(body)))
@@ -133,38 +133,14 @@ pub fn find_product_answers(
     Ok(answers)
 }
 
-/// The statement of [`find_product_answers`]'s stored answers: a type of its
-/// own, so Diesel's statement cache finds it by its type instead of writing
-/// its SQL out on every execution (as for a query built with `eq_any`).
-struct StoredProductAnswers<'a> {
-    ids: &'a [i32],
-}
+/// [`find_product_answers`]'s stored answers.
+struct StoredProductAnswers;
 
-impl diesel::query_builder::QueryId for StoredProductAnswers<'_> {
-    type QueryId = StoredProductAnswers<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for StoredProductAnswers<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> QueryResult<()> {
-        out.push_sql(
-            "SELECT product_answers.product_id, product_answers.body FROM product_answers \
-             WHERE product_answers.product_id = ANY(",
-        );
-        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&self.ids)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl diesel::query_builder::Query for StoredProductAnswers<'_> {
+impl StatementByIds for StoredProductAnswers {
+    const SQL: &'static str = "SELECT product_answers.product_id, product_answers.body \
+        FROM product_answers WHERE product_answers.product_id = ANY(";
     type SqlType = (diesel::sql_types::Integer, diesel::sql_types::Text);
 }
-
-impl RunQueryDsl<PgConnection> for StoredProductAnswers<'_> {}
 
 /// The rows of a parent LEFT JOIN child, ordered by parent id: each parent
 /// once, and the children that are there (a parent without any has one row
@@ -351,43 +327,68 @@ pub fn find_related_ids_by_product(
 /// statement cache by that type, without writing its SQL out first on every
 /// execution. The rows stay rows: the answer is still rendered by serde.
 pub fn find_related_ids(conn: &mut PgConnection, ids: &[i32]) -> QueryResult<Vec<(i32, Vec<i32>)>> {
-    RelatedIds { ids }.load(conn)
+    ByIds::<RelatedIds>::new(ids).load(conn)
 }
 
-/// The statement of [`find_related_ids`].
-struct RelatedIds<'a> {
-    ids: &'a [i32],
-}
+/// [`find_related_ids`]' related ids as arrays.
+struct RelatedIds;
 
-impl diesel::query_builder::QueryId for RelatedIds<'_> {
-    type QueryId = RelatedIds<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RelatedIds<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> QueryResult<()> {
-        out.push_sql(
-            "SELECT product.id, ARRAY(SELECT related.related_product_id FROM related \
-             WHERE related.current_product_id = product.id ORDER BY related.id) \
-             FROM product WHERE product.id = ANY(",
-        );
-        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&self.ids)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl diesel::query_builder::Query for RelatedIds<'_> {
+impl StatementByIds for RelatedIds {
+    const SQL: &'static str = "SELECT product.id, ARRAY(SELECT related.related_product_id \
+        FROM related WHERE related.current_product_id = product.id ORDER BY related.id) \
+        FROM product WHERE product.id = ANY(";
     type SqlType = (
         diesel::sql_types::Integer,
         diesel::sql_types::Array<diesel::sql_types::Integer>,
     );
 }
 
-impl RunQueryDsl<PgConnection> for RelatedIds<'_> {}
+/// A statement over a batch of ids written by hand: its SQL up to
+/// `= ANY(`, to which the ids are bound as one array.
+trait StatementByIds: 'static {
+    const SQL: &'static str;
+    type SqlType: diesel::sql_types::SqlType;
+}
+
+/// The statement `S` for `ids`: a type of its own for each `S`, so Diesel's
+/// statement cache finds it by its type instead of writing its SQL out on
+/// every execution (as it does for a query built with `eq_any`).
+struct ByIds<'a, S> {
+    ids: &'a [i32],
+    statement: std::marker::PhantomData<S>,
+}
+
+impl<'a, S> ByIds<'a, S> {
+    fn new(ids: &'a [i32]) -> Self {
+        ByIds {
+            ids,
+            statement: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<S: StatementByIds> diesel::query_builder::QueryId for ByIds<'_, S> {
+    type QueryId = S;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<S: StatementByIds> diesel::query_builder::QueryFragment<diesel::pg::Pg> for ByIds<'_, S> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(S::SQL);
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&self.ids)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<S: StatementByIds> diesel::query_builder::Query for ByIds<'_, S> {
+    type SqlType = S::SqlType;
+}
+
+impl<S: StatementByIds> RunQueryDsl<PgConnection> for ByIds<'_, S> {}
 
 // ---- Lookup kinds ----
 //

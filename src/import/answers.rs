@@ -24,8 +24,7 @@ use diesel::sql_types::{BigInt, Integer};
 use super::sessions::Sessions;
 use super::tables::{COPY_HEADER, COPY_TRAILER};
 use super::ImportError;
-use crate::catalog::answers::{render_range, RenderedBatch, Stored};
-use crate::catalog::schema::{product_answers, styles_answers};
+use crate::catalog::answers::{render_range, with_answers_table, RenderedBatch, Stored};
 
 /// Products per batch: enough rows per statement that a round trip is
 /// small beside it, few enough that a batch's rows stay in memory briefly.
@@ -159,18 +158,11 @@ fn write_answers(
     };
     let written = conn.transaction(|conn| {
         diesel::sql_query(format!("TRUNCATE {}", stored.table())).execute(conn)?;
-        match stored {
-            Stored::Product => diesel::copy_from(product_answers::table)
-                .from_raw_data((product_answers::product_id, product_answers::body), write)
-                .with_format(CopyFormat::Binary)
-                .with_freeze(true)
-                .execute(conn),
-            Stored::Styles => diesel::copy_from(styles_answers::table)
-                .from_raw_data((styles_answers::product_id, styles_answers::body), write)
-                .with_format(CopyFormat::Binary)
-                .with_freeze(true)
-                .execute(conn),
-        }
+        with_answers_table!(stored, answers => diesel::copy_from(answers::table)
+            .from_raw_data((answers::product_id, answers::body), write)
+            .with_format(CopyFormat::Binary)
+            .with_freeze(true)
+            .execute(conn))
     })?;
     Ok(written as u64)
 }
