@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::Cursor;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -838,10 +837,11 @@ pub struct CachedResponse {
     pub nginx_expires: bool,
 }
 
-/// The bytes sent: the body or one of its compressed forms.
-struct Bytes(Arc<CachedBody>, Encoding);
+/// The bytes sent: the body or one of its compressed forms, shared with the
+/// cache (`bytes::Bytes::from_owner`), not copied.
+struct SentBytes(Arc<CachedBody>, Encoding);
 
-impl AsRef<[u8]> for Bytes {
+impl AsRef<[u8]> for SentBytes {
     fn as_ref(&self) -> &[u8] {
         match self.0.encoded(self.1).0 {
             Some(encoded) => &encoded.body,
@@ -886,14 +886,14 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
         if self.not_modified {
             response.status(Status::NotModified);
         } else {
-            let len = encoded.map_or(body.body.len(), |e| e.body.len());
-            // The body is in memory already: it goes to hyper as one chunk,
-            // not in Rocket's default 4 KB pieces, each a task hand-off and a
-            // `writev` of its own. (After `sized_body`, which resets it.)
+            // The body is in memory already: it goes to hyper as it is, in
+            // one chunk.
             response
                 .header(json_content_type())
-                .sized_body(len, Cursor::new(Bytes(Arc::clone(&body), self.encoding)))
-                .max_chunk_size(len.max(1));
+                .shared_body(bytes::Bytes::from_owner(SentBytes(
+                    Arc::clone(&body),
+                    self.encoding,
+                )));
         }
         response.ok()
     }

@@ -208,15 +208,22 @@ impl Rocket<Orbit> {
         let body = if version == hyper::Version::HTTP_2 && response.body().is_empty() {
             Either::Left(Empty::new())
         } else {
-            // One byte more than the size: the read that finds the end then
+            // A shared body goes as it is; any other is read whole, with one
+            // byte more than its size: the read that finds the end then
             // needs no room of its own.
-            let mut bytes = Vec::with_capacity(size.map_or(0, |n| n + 1));
-            response.body_mut().read_to_end(&mut bytes).await?;
+            let bytes = match response.body().shared_bytes() {
+                Some(bytes) => bytes,
+                None => {
+                    let mut bytes = Vec::with_capacity(size.map_or(0, |n| n + 1));
+                    response.body_mut().read_to_end(&mut bytes).await?;
+                    Bytes::from(bytes)
+                }
+            };
             let (sender, receiver) = mpsc::channel(1);
             if !bytes.is_empty() {
                 // The channel has room for this one frame; the sender goes
                 // at the end of this block, which ends the stream.
-                let _ = sender.try_send(Ok(Frame::data(Bytes::from(bytes))));
+                let _ = sender.try_send(Ok(Frame::data(bytes)));
             }
             Either::Right(StreamBody::new(ReceiverStream::new(receiver)))
         };

@@ -83,6 +83,9 @@ type UnsizedBody<'r> = Pin<Box<dyn AsyncRead + Send + 'r>>;
 enum Inner<'r> {
     /// A body that can be seeked to determine it's size.
     Seekable(SizedBody<'r>),
+    /// Bytes in memory already, shared: the server hands them to hyper as
+    /// they are, without reading them into a buffer of its own.
+    Shared(io::Cursor<bytes::Bytes>),
     /// A body that has no known size.
     Unsized(UnsizedBody<'r>),
     /// A body that "exists" but only for metadata calculations.
@@ -121,6 +124,23 @@ impl<'r> Body<'r> {
         }
     }
 
+    pub(crate) fn with_shared(bytes: bytes::Bytes) -> Self {
+        Body {
+            size: Some(bytes.len()),
+            max_chunk: bytes.len().max(1),
+            inner: Inner::Shared(io::Cursor::new(bytes)),
+        }
+    }
+
+    /// The body's bytes, when it is a shared body that has not been read
+    /// from: a reference to the same bytes, not a copy.
+    pub(crate) fn shared_bytes(&self) -> Option<bytes::Bytes> {
+        match self.inner {
+            Inner::Shared(ref cursor) if cursor.position() == 0 => Some(cursor.get_ref().clone()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn with_unsized<T>(body: T) -> Self
         where T: AsyncRead + Send + 'r
     {
@@ -145,6 +165,10 @@ impl<'r> Body<'r> {
         *self = match body.inner {
             Inner::Seekable(b) | Inner::Phantom(b) => Body {
                 inner: Inner::Phantom(b),
+                ..body
+            },
+            Inner::Shared(cursor) => Body {
+                inner: Inner::Phantom(Box::pin(cursor)),
                 ..body
             },
             Inner::Unsized(_) | Inner::None => Body::unsized_none(),
@@ -306,6 +330,12 @@ impl<'r> Body<'r> {
             return Some(size);
         }
 
+        if let Inner::Shared(ref cursor) = self.inner {
+            let size = (cursor.get_ref().len() as u64).saturating_sub(cursor.position()) as usize;
+            self.size = Some(size);
+            return Some(size);
+        }
+
         None
     }
 
@@ -411,6 +441,7 @@ impl AsyncRead for Body<'_> {
     ) -> Poll<io::Result<()>> {
         let reader = match self.inner {
             Inner::Seekable(ref mut b) => b as &mut (dyn AsyncRead + Unpin),
+            Inner::Shared(ref mut b) => b as &mut (dyn AsyncRead + Unpin),
             Inner::Unsized(ref mut b) => b as &mut (dyn AsyncRead + Unpin),
             Inner::Phantom(_) | Inner::None => return Poll::Ready(Ok(())),
         };
@@ -423,6 +454,7 @@ impl fmt::Debug for Inner<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Inner::Seekable(_) => "seekable".fmt(f),
+            Inner::Shared(_) => "shared".fmt(f),
             Inner::Unsized(_) => "unsized".fmt(f),
             Inner::Phantom(_) => "phantom".fmt(f),
             Inner::None => "none".fmt(f),

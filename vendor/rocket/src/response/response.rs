@@ -245,6 +245,27 @@ impl<'r> Builder<'r> {
         self
     }
 
+    /// Sets the body of the `Response` to `bytes`, held in memory already
+    /// and shared: the server sends them without copying them into a buffer
+    /// of its own, in one chunk. The size is the bytes' length.
+    ///
+    /// # Example
+    ///
+    /// ```rust
+    /// use rocket::Response;
+    ///
+    /// let response = Response::build()
+    ///     .shared_body(bytes::Bytes::from_static(b"Hello, Rocketeers!"))
+    ///     .finalize();
+    ///
+    /// assert_eq!(response.body().preset_size(), Some(18));
+    /// ```
+    #[inline(always)]
+    pub fn shared_body(&mut self, bytes: bytes::Bytes) -> &mut Builder<'r> {
+        self.response.set_shared_body(bytes);
+        self
+    }
+
     /// Sets the body of the `Response` to be the streamed `body`.
     ///
     /// # Example
@@ -915,6 +936,13 @@ impl<'r> Response<'r> {
               S: Into<Option<usize>>
     {
         self.body = Body::with_sized(body, size.into());
+    }
+
+    /// Sets the body of `self` to `bytes`, held in memory already and
+    /// shared: the server sends them without copying them into a buffer of
+    /// its own, in one chunk. See [`Builder::shared_body()`].
+    pub fn set_shared_body(&mut self, bytes: bytes::Bytes) {
+        self.body = Body::with_shared(bytes);
     }
 
     /// Sets the body of `self` to `body`, which will be streamed.

@@ -50,7 +50,15 @@ fn decode_to_indexed_str<P: fmt::Part>(
     value: &RawStr,
     (indexed, source): (&IndexedStr<'_>, &RawStr)
 ) -> IndexedStr<'static> {
+    // Most segments have nothing to decode: found with one `memchr`, not
+    // `percent_decode`'s byte-at-a-time iterator, which gives the same
+    // borrowed string for them.
+    let bytes = value.as_bytes();
     let decoded = match P::KIND {
+        fmt::Kind::Path if memchr::memchr(b'%', bytes).is_none() => Cow::Borrowed(value.as_str()),
+        fmt::Kind::Query if memchr::memchr2(b'%', b'+', bytes).is_none() => {
+            Cow::Borrowed(value.as_str())
+        }
         fmt::Kind::Path => value.percent_decode_lossy(),
         fmt::Kind::Query => value.url_decode_lossy(),
     };
