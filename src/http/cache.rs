@@ -12,13 +12,14 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use moka::notification::RemovalCause;
 use moka::ops::compute::{CompResult, Op};
+use moka::policy::EvictionPolicy;
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
@@ -338,6 +339,9 @@ pub struct ResponseCache {
     /// it is spent (see [`ResponseCache::admit`]).
     max_bytes: u64,
     doorkeeper: Doorkeeper,
+    /// Which keys may have an entry: a lookup for one that cannot is a
+    /// miss without asking moka (see [`Presence`]).
+    presence: Arc<Presence>,
     metrics: CacheMetrics,
 }
 
@@ -347,14 +351,27 @@ impl ResponseCache {
         let ttl = Duration::from_secs(settings.cache_ttl_seconds);
         let evictions = metrics.evictions.clone();
         let max_bytes = settings.cache_max_mb * 1024 * 1024;
+        let most_entries = if settings.cache_enabled {
+            max_bytes / ENTRY_OVERHEAD as u64
+        } else {
+            0
+        };
+        let presence = Arc::new(Presence::new(most_entries));
+        let removed = Arc::clone(&presence);
         let entries = settings.cache_enabled.then(|| {
             Cache::builder()
                 .max_capacity(max_bytes)
+                // The doorkeeper (`admit`) decides what gets in; TinyLFU's
+                // admission would second-guess it with a sketch fed only by
+                // the lookups `Presence` lets through, and turn away new
+                // answers that miss often but are never looked up in moka.
+                .eviction_policy(EvictionPolicy::lru())
                 .weigher(|_: &u128, value: &Arc<CachedBody>| {
                     u32::try_from(ENTRY_OVERHEAD + value.weight()).unwrap_or(u32::MAX)
                 })
                 .time_to_live(ttl + Duration::from_secs(settings.cache_stale_seconds))
-                .eviction_listener(move |_, _, cause| {
+                .eviction_listener(move |key: Arc<u128>, _, cause| {
+                    removed.removed(*key);
                     let cause = match cause {
                         RemovalCause::Size => "size",
                         RemovalCause::Expired => "expired",
@@ -386,11 +403,8 @@ impl ResponseCache {
             drops: AtomicU64::new(0),
             loading: Loading::default(),
             max_bytes,
-            doorkeeper: Doorkeeper::new(if settings.cache_enabled {
-                max_bytes / ENTRY_OVERHEAD as u64
-            } else {
-                0
-            }),
+            doorkeeper: Doorkeeper::new(most_entries),
+            presence,
             metrics,
         }
     }
@@ -414,7 +428,12 @@ impl ResponseCache {
         let Some(entries) = &self.entries else {
             return load.await.map(|body| Answer { body, stale: false });
         };
-        if let Some(hit) = entries.get(&key).await {
+        let hit = if self.presence.may_hold(key) {
+            entries.get(&key).await
+        } else {
+            None
+        };
+        if let Some(hit) = hit {
             if hit.is_fresh(Instant::now()) {
                 self.metrics.hits.inc();
                 return Ok(Answer {
@@ -494,6 +513,7 @@ impl ResponseCache {
                     // next ones.
                     if self.drops.load(Ordering::Acquire) == drops && self.admit(key, body) {
                         body.kept.store(true, Ordering::Relaxed);
+                        self.presence.added(key);
                         entries.insert(key, Arc::clone(body)).await;
                         self.keep_unless_dropped(entries, key, drops).await;
                     }
@@ -506,12 +526,12 @@ impl ResponseCache {
 
     /// Whether a new answer gets a place in the cache: always while the
     /// byte budget has room; once it is spent, only the answer of a key
-    /// missed before, lately (TinyLFU's doorkeeper). moka's own admission
-    /// (TinyLFU) would turn most answers asked for once away too, but only
-    /// after inserting each one, queueing the insertion for its
-    /// housekeeping, comparing it with a victim and removing it again, on
-    /// every miss; a catalog read at random would pay that on nearly every
-    /// request, for nothing.
+    /// missed before, lately (TinyLFU's doorkeeper); moka then evicts the
+    /// least recently used. moka's own admission (TinyLFU) would turn most
+    /// answers asked for once away too, but only after inserting each one,
+    /// queueing the insertion for its housekeeping, comparing it with a
+    /// victim and removing it again, on every miss; a catalog read at
+    /// random would pay that on nearly every request, for nothing.
     ///
     /// "Room" leaves a margin of [`ADMISSION_MARGIN`] of the budget: a full
     /// cache that evicts an answer to take one in is an answer's weight
@@ -546,7 +566,7 @@ impl ResponseCache {
     {
         let mut failed = None;
         let drops = self.drops.load(Ordering::Acquire);
-        let outcome = reload_once(entries, key, load, &mut failed).await;
+        let outcome = reload_once(entries, &self.presence, key, load, &mut failed).await;
         self.keep_unless_dropped(entries, key, drops).await;
         let answer = |entry: moka::Entry<u128, Arc<CachedBody>>| {
             let body = entry.into_value();
@@ -585,11 +605,17 @@ impl ResponseCache {
                 .inc();
             if let (Some(entries), true) = (&self.entries, answer.kept.load(Ordering::Relaxed)) {
                 let same = Arc::clone(answer);
+                let presence = &self.presence;
                 entries
                     .entry(key)
                     .and_compute_with(|current| async move {
                         match current {
-                            Some(entry) if Arc::ptr_eq(entry.value(), &same) => Op::Put(same),
+                            Some(entry) if Arc::ptr_eq(entry.value(), &same) => {
+                                // The entry it replaces is counted out as
+                                // removed.
+                                presence.added(key);
+                                Op::Put(same)
+                            }
                             _ => Op::Nop,
                         }
                     })
@@ -722,6 +748,56 @@ impl Drop for Lead<'_> {
     }
 }
 
+/// Which keys may have an entry in the cache: a count of entries per slot,
+/// the slot picked by bits of the key (a hash) that the doorkeeper does not
+/// use. Every insertion counts its key in first, and moka's eviction
+/// listener counts every entry out as it goes (evicted, expired, dropped or
+/// replaced), so a slot that counts none holds no key that has an entry. A
+/// lookup for such a key is a miss without asking moka, whose `get`
+/// records each miss for its eviction policy; with eight slots an entry,
+/// nearly nine misses in ten on a full cache skip it. A count off by one
+/// way (an insertion not counted) would only send a key's misses to moka
+/// again; the other way a hit becomes a miss, so every insertion counts.
+struct Presence {
+    slots: Box<[AtomicU16]>,
+}
+
+impl Presence {
+    /// For a cache of at most `entries` answers (0: no cache).
+    fn new(entries: u64) -> Self {
+        let slots = usize::try_from(entries)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(8)
+            .next_power_of_two();
+        Presence {
+            slots: (0..slots).map(|_| AtomicU16::new(0)).collect(),
+        }
+    }
+
+    fn slot(&self, key: u128) -> &AtomicU16 {
+        // Bits 32 and up of the low half. (Truncation intended.)
+        &self.slots[(key >> 32) as usize & (self.slots.len() - 1)]
+    }
+
+    /// Whether `key` may have an entry.
+    fn may_hold(&self, key: u128) -> bool {
+        self.slot(key).load(Ordering::Acquire) != 0
+    }
+
+    /// `key` is about to get an entry.
+    fn added(&self, key: u128) {
+        self.slot(key).fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// An entry of `key` is gone.
+    fn removed(&self, key: u128) {
+        // Never below zero: a count too high only costs a lookup.
+        let _ = self
+            .slot(key)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+}
+
 /// The keys missed lately, as bits (two per key, from the key's own hash
 /// bits), forgotten all at once when as many keys have been marked as the
 /// cache holds answers at most: a key missed twice within that window is
@@ -785,6 +861,7 @@ impl Doorkeeper {
 /// `load_missing` is.
 fn reload_once<'a, F>(
     entries: &'a Entries,
+    presence: &'a Presence,
     key: u128,
     load: F,
     failed: &'a mut Option<ApiError>,
@@ -805,6 +882,7 @@ where
                 match load.await {
                     Ok(body) => {
                         body.kept.store(true, Ordering::Relaxed);
+                        presence.added(key);
                         Op::Put(body)
                     }
                     Err(ApiError::Unavailable) => {
@@ -958,6 +1036,75 @@ mod tests {
             ask(&cache, 100, &loads).await;
         }
         assert_eq!(loads.load(Ordering::SeqCst) - before, 2);
+    }
+
+    /// Keys as requests make them: hashes, spread over the presence slots.
+    fn hashed(n: u64) -> u128 {
+        xxhash_rust::xxh3::xxh3_128(&n.to_le_bytes())
+    }
+
+    /// The entries the presence slots count, and the entries moka has.
+    async fn presence_and_entries(cache: &ResponseCache) -> (u64, u64) {
+        let entries = cache.entries.as_ref().unwrap();
+        entries.run_pending_tasks().await;
+        let slots = cache.presence.slots.iter();
+        let counted = slots
+            .map(|slot| u64::from(slot.load(Ordering::SeqCst)))
+            .sum();
+        (counted, entries.entry_count())
+    }
+
+    #[rocket::async_test]
+    async fn presence_counts_every_entry_in_and_out() {
+        let cache = small_cache();
+        let loads = AtomicUsize::new(0);
+        assert!(!cache.presence.may_hold(hashed(1)));
+        ask(&cache, hashed(1), &loads).await;
+        assert!(cache.presence.may_hold(hashed(1)));
+        // More than fit: moka evicts some.
+        for n in 2..40 {
+            ask(&cache, hashed(n), &loads).await;
+            ask(&cache, hashed(n), &loads).await;
+        }
+        let (counted, entries) = presence_and_entries(&cache).await;
+        assert!(entries < 39, "{entries} entries");
+        assert_eq!(counted, entries);
+
+        cache.clear();
+        assert_eq!(presence_and_entries(&cache).await, (0, 0));
+
+        // Dropped: counted out; asked for again, loaded once and then found.
+        let cache = small_cache();
+        ask(&cache, hashed(1), &loads).await;
+        ask(&cache, hashed(2), &loads).await;
+        cache.forget(&[hashed(1)]).await;
+        assert_eq!(presence_and_entries(&cache).await, (1, 1));
+        assert!(!cache.presence.may_hold(hashed(1)));
+        let before = loads.load(Ordering::SeqCst);
+        ask(&cache, hashed(1), &loads).await;
+        ask(&cache, hashed(1), &loads).await;
+        assert_eq!(loads.load(Ordering::SeqCst) - before, 1);
+    }
+
+    /// Weighing an entry in again with its compressed form replaces it in
+    /// moka: the replaced one is counted out, the new one in.
+    #[rocket::async_test]
+    async fn an_entry_weighed_again_is_still_found() {
+        let cache = small_cache();
+        let loads = AtomicUsize::new(0);
+        let key = hashed(7);
+        ask(&cache, key, &loads).await;
+        let answer = cache
+            .get_or_load(key, async { Ok(JsonBody(Vec::new())) })
+            .await
+            .unwrap();
+        assert!(cache
+            .encoded(key, &answer.body, Encoding::Gzip)
+            .await
+            .is_some());
+        assert_eq!(presence_and_entries(&cache).await, (1, 1));
+        ask(&cache, key, &loads).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
     /// A full cache one answer's weight short of its budget (as it is after
