@@ -357,7 +357,7 @@ impl ResponseCache {
             0
         };
         let presence = Arc::new(Presence::new(most_entries));
-        let removed = Arc::clone(&presence);
+        let (added, removed) = (Arc::clone(&presence), Arc::clone(&presence));
         let entries = settings.cache_enabled.then(|| {
             Cache::builder()
                 .max_capacity(max_bytes)
@@ -366,7 +366,10 @@ impl ResponseCache {
                 // the lookups `Presence` lets through, and turn away new
                 // answers that miss often but are never looked up in moka.
                 .eviction_policy(EvictionPolicy::lru())
-                .weigher(|_: &u128, value: &Arc<CachedBody>| {
+                // moka weighs each entry once, as it goes in (whichever call
+                // puts it there): where `Presence` counts it in.
+                .weigher(move |key: &u128, value: &Arc<CachedBody>| {
+                    added.added(*key);
                     u32::try_from(ENTRY_OVERHEAD + value.weight()).unwrap_or(u32::MAX)
                 })
                 .time_to_live(ttl + Duration::from_secs(settings.cache_stale_seconds))
@@ -513,7 +516,6 @@ impl ResponseCache {
                     // next ones.
                     if self.drops.load(Ordering::Acquire) == drops && self.admit(key, body) {
                         body.kept.store(true, Ordering::Relaxed);
-                        self.presence.added(key);
                         entries.insert(key, Arc::clone(body)).await;
                         self.keep_unless_dropped(entries, key, drops).await;
                     }
@@ -566,7 +568,7 @@ impl ResponseCache {
     {
         let mut failed = None;
         let drops = self.drops.load(Ordering::Acquire);
-        let outcome = reload_once(entries, &self.presence, key, load, &mut failed).await;
+        let outcome = reload_once(entries, key, load, &mut failed).await;
         self.keep_unless_dropped(entries, key, drops).await;
         let answer = |entry: moka::Entry<u128, Arc<CachedBody>>| {
             let body = entry.into_value();
@@ -605,17 +607,11 @@ impl ResponseCache {
                 .inc();
             if let (Some(entries), true) = (&self.entries, answer.kept.load(Ordering::Relaxed)) {
                 let same = Arc::clone(answer);
-                let presence = &self.presence;
                 entries
                     .entry(key)
                     .and_compute_with(|current| async move {
                         match current {
-                            Some(entry) if Arc::ptr_eq(entry.value(), &same) => {
-                                // The entry it replaces is counted out as
-                                // removed.
-                                presence.added(key);
-                                Op::Put(same)
-                            }
+                            Some(entry) if Arc::ptr_eq(entry.value(), &same) => Op::Put(same),
                             _ => Op::Nop,
                         }
                     })
@@ -750,14 +746,15 @@ impl Drop for Lead<'_> {
 
 /// Which keys may have an entry in the cache: a count of entries per slot,
 /// the slot picked by bits of the key (a hash) that the doorkeeper does not
-/// use. Every insertion counts its key in first, and moka's eviction
-/// listener counts every entry out as it goes (evicted, expired, dropped or
-/// replaced), so a slot that counts none holds no key that has an entry. A
-/// lookup for such a key is a miss without asking moka, whose `get`
-/// records each miss for its eviction policy; with eight slots an entry,
-/// nearly nine misses in ten on a full cache skip it. A count off by one
-/// way (an insertion not counted) would only send a key's misses to moka
-/// again; the other way a hit becomes a miss, so every insertion counts.
+/// use. moka's weigher counts every entry in as moka takes it (before it is
+/// in its table), and its eviction listener counts every entry out as it
+/// goes (evicted, expired, dropped or replaced), so a slot that counts none
+/// holds no key that has an entry. A lookup for such a key is a miss
+/// without asking moka, whose `get` records each miss for its eviction
+/// policy; with eight slots an entry, nearly nine misses in ten on a full
+/// cache skip it. A count too high would only send a key's misses to moka
+/// again; too low, a hit would become a miss, so the count is taken in
+/// moka's own hooks, which every insertion and removal passes through.
 struct Presence {
     slots: Box<[AtomicU16]>,
 }
@@ -784,7 +781,7 @@ impl Presence {
         self.slot(key).load(Ordering::Acquire) != 0
     }
 
-    /// `key` is about to get an entry.
+    /// `key` is getting an entry.
     fn added(&self, key: u128) {
         self.slot(key).fetch_add(1, Ordering::AcqRel);
     }
@@ -861,7 +858,6 @@ impl Doorkeeper {
 /// `load_missing` is.
 fn reload_once<'a, F>(
     entries: &'a Entries,
-    presence: &'a Presence,
     key: u128,
     load: F,
     failed: &'a mut Option<ApiError>,
@@ -882,7 +878,6 @@ where
                 match load.await {
                     Ok(body) => {
                         body.kept.store(true, Ordering::Relaxed);
-                        presence.added(key);
                         Op::Put(body)
                     }
                     Err(ApiError::Unavailable) => {
