@@ -10,7 +10,7 @@ use tokio::time::sleep;
 use tokio_stream::wrappers::ReceiverStream;
 use futures::stream::StreamExt;
 use futures::future::{FutureExt, Future, BoxFuture};
-use http_body_util::{Either, Empty, StreamBody};
+use http_body_util::{Either, Empty, Full, StreamBody};
 use hyper_util::rt::TokioIo;
 
 #[cfg(feature = "http2")]
@@ -35,8 +35,10 @@ use crate::http::private::{TcpListener, Listener, Connection, Incoming};
 // A token returned to force the execution of one method before another.
 pub(crate) struct RequestToken;
 
+// Patched (see vendor/README.md): a body read whole goes to hyper as one
+// `Full` frame, not through a channel made for it.
 type HttpBody = Either<
-    Empty<Bytes>,
+    Either<Empty<Bytes>, Full<Bytes>>,
     StreamBody<ReceiverStream<io::Result<Frame<Bytes>>>>,
 >;
 
@@ -172,8 +174,8 @@ async fn spawned_service_fn(
 
 impl Rocket<Orbit> {
     /// The hyper response of `response`, its body read whole: the headers
-    /// `_send_response` would send, and for HTTP/1 (or a body) the same
-    /// channel-backed body, holding the body as its one frame.
+    /// `_send_response` would send, and the body as one frame of known
+    /// length; an empty one as `_send_response` sends it.
     async fn buffered_response(
         &self,
         mut response: Response<'_>,
@@ -206,7 +208,7 @@ impl Rocket<Orbit> {
         }
 
         let body = if version == hyper::Version::HTTP_2 && response.body().is_empty() {
-            Either::Left(Empty::new())
+            Either::Left(Either::Left(Empty::new()))
         } else {
             // A shared body goes as it is; any other is read whole, with one
             // byte more than its size: the read that finds the end then
@@ -219,13 +221,16 @@ impl Rocket<Orbit> {
                     Bytes::from(bytes)
                 }
             };
-            let (sender, receiver) = mpsc::channel(1);
-            if !bytes.is_empty() {
-                // The channel has room for this one frame; the sender goes
-                // at the end of this block, which ends the stream.
-                let _ = sender.try_send(Ok(Frame::data(bytes)));
+            if bytes.is_empty() {
+                // As `_send_response` does: a body of unknown length, even
+                // without one, so that hyper keeps a 304's Content-Length.
+                let (_, receiver) = mpsc::channel(1);
+                Either::Right(StreamBody::new(ReceiverStream::new(receiver)))
+            } else {
+                // A body of known length, in one frame: no channel (two
+                // allocations, cache-line aligned, and a semaphore) for it.
+                Either::Left(Either::Right(Full::new(bytes)))
             }
-            Either::Right(StreamBody::new(ReceiverStream::new(receiver)))
         };
 
         let mut hyp_res = hyper::Response::new(body);
@@ -295,7 +300,7 @@ impl Rocket<Orbit> {
         // Send empty HTTP/2 responses with just the headers. An empty DATA
         // frame makes h2 reject a 304 with a nonzero Content-Length.
         if version == hyper::Version::HTTP_2 && response.body().is_empty() {
-            return send_headers(Either::Left(Empty::new()));
+            return send_headers(Either::Left(Either::Left(Empty::new())));
         }
 
         // For HTTP/1, use a channel even without a body. Hyper otherwise
