@@ -17,7 +17,7 @@ use crate::db::dispatch::{Dispatcher, Kind, LookupResult};
 use crate::db::naive;
 use crate::db::replicas::ReplicaStatus;
 use crate::http::cache::{
-    page_key, product_key, Answer, CachedResponse, Loaded, ProductAnswer, ResponseCache,
+    page_key, product_key, Answer, CachedResponse, Loaded, OneLoad, ProductAnswer, ResponseCache,
 };
 use crate::http::compression;
 use crate::http::context::{context, HeaderAt};
@@ -157,12 +157,15 @@ impl Api<'_> {
     {
         // Not an `async fn` itself: each async layer would move `load` (a
         // whole lookup's future) once more on every request, hits included.
-        self.respond_as(page_key(page), load)
+        self.respond_as(page_key(page), OneLoad::Here, load)
     }
 
     /// As [`Api::respond_page`], for `answer` about product `id`: cached under
     /// the product's own key, whatever URL named it, so a change to the
-    /// product drops it (see `cache::product_key`).
+    /// product drops it (see `cache::product_key`). `load` reads its rows
+    /// with [`Api::lookup`]: on the dispatcher, requests missing the same
+    /// answer at once join one fetch there, and the cache keeps no map of
+    /// its own for them (see `cache::OneLoad`).
     pub fn respond_about<'a, F>(
         &'a self,
         id: i32,
@@ -172,7 +175,11 @@ impl Api<'_> {
     where
         F: Future<Output = Result<JsonBody, ApiError>> + 'a,
     {
-        self.respond_as(product_key(id, answer), load)
+        let one_load = match self.database {
+            Database::Direct(_) => OneLoad::Downstream,
+            Database::Naive(_) => OneLoad::Here,
+        };
+        self.respond_as(product_key(id, answer), one_load, load)
     }
 
     /// As [`Api::respond_page`], for an answer cached under `key` (see
@@ -186,7 +193,7 @@ impl Api<'_> {
         F: Future<Output = Result<B, ApiError>> + 'a,
         B: Loaded + 'a,
     {
-        self.respond_as(key, load)
+        self.respond_as(key, OneLoad::Here, load)
     }
 
     /// As [`Api::respond_about`], for an answer made now and not kept in
@@ -199,12 +206,17 @@ impl Api<'_> {
         self.respond_with(0, answer).await
     }
 
-    async fn respond_as<F, B>(&self, key: u128, load: F) -> Result<CachedResponse, ApiError>
+    async fn respond_as<F, B>(
+        &self,
+        key: u128,
+        one_load: OneLoad,
+        load: F,
+    ) -> Result<CachedResponse, ApiError>
     where
         F: Future<Output = Result<B, ApiError>>,
         B: Loaded,
     {
-        let answer = self.cache.get_or_load(key, load).await?;
+        let answer = self.cache.get_or_load(key, one_load, load).await?;
         self.respond_with(key, answer).await
     }
 

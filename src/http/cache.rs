@@ -1,6 +1,7 @@
 //! Answers kept in memory as the bytes sent, per URL (per parsed page,
 //! product or search, so spellings of one share it): bounded in bytes, one
-//! load per key however many requests ask at once, each with a strong `ETag`
+//! load per key however many requests ask at once (a product's answers: one
+//! fetch, which the dispatcher shares; see `OneLoad`), each with a strong `ETag`
 //! (a hash of the body) so clients and proxies can revalidate with
 //! `If-None-Match` and get a 304. Emptied as soon as the catalog changes
 //! (see `http::watcher`), one product's answers dropped as soon as that product
@@ -11,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -311,6 +312,18 @@ pub struct Answer {
     pub stale: bool,
 }
 
+/// What makes the requests that miss one key at once cost one load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OneLoad {
+    /// The cache: the first request loads, the others wait for its answer
+    /// (a map of the keys being loaded, shared by every worker).
+    Here,
+    /// The load itself, which joins a fetch of the same rows already in
+    /// flight (the dispatcher's lookups by id): each request renders its own
+    /// answer from that one fetch, and no shared map is written on a miss.
+    Downstream,
+}
+
 /// The in-process response cache (or its absence, when disabled).
 ///
 /// Serving stale answers: moka has no stale-while-error of its own, so each
@@ -413,21 +426,29 @@ impl ResponseCache {
     }
 
     /// The answer for `key`: from the cache while fresh, else from `load`
-    /// (run once for all the requests waiting on the same key); a stale one
-    /// when `load` answers 503 and the cache still has one. Errors are not
-    /// cached.
-    pub async fn get_or_load<F, B>(&self, key: u128, load: F) -> Result<Answer, ApiError>
+    /// (one load for all the requests missing the same key at once, made so
+    /// as `one_load` says); a stale one when `load` answers 503 and the cache
+    /// still has one. Errors are not cached.
+    pub async fn get_or_load<F, B>(
+        &self,
+        key: u128,
+        one_load: OneLoad,
+        load: F,
+    ) -> Result<Answer, ApiError>
     where
         F: Future<Output = Result<B, ApiError>>,
         B: Loaded,
     {
         let ttl = self.ttl;
-        let load = async move {
+        // Pinned where it is, once: awaited here or handed on (to a boxed
+        // load or reload) as a pinned reference, it is never moved again,
+        // and this future, which every request carries, holds it once.
+        let load = pin!(async move {
             load.await.map(|loaded| {
                 let (body, headers) = loaded.into_parts();
                 Arc::new(CachedBody::with_headers(body, headers, ttl))
             })
-        };
+        });
         let Some(entries) = &self.entries else {
             return load.await.map(|body| Answer { body, stale: false });
         };
@@ -455,12 +476,27 @@ impl ResponseCache {
                 });
             }
             let _reloading = Reloading(Arc::clone(&hit));
-            return self.reload(entries, key, load).await;
+            // Boxed: a reload is rare (once a TTL at most), and its future
+            // large; every request's future would carry it.
+            return Box::pin(self.reload(entries, key, load)).await;
         }
         self.metrics.misses.inc();
-        self.load_missing(entries, key, load)
-            .await
-            .map(|body| Answer { body, stale: false })
+        let loaded = match one_load {
+            OneLoad::Here => self.load_missing(entries, key, load).await,
+            // Not boxed as `load_missing` is: `load` is in this future
+            // already, and the insertion, whose future is large, is boxed.
+            OneLoad::Downstream => {
+                let drops = self.drops.load(Ordering::Acquire);
+                let loaded = load.await;
+                if let Ok(body) = &loaded {
+                    if self.may_keep(key, body, drops) {
+                        self.keep(entries, key, body, drops).await;
+                    }
+                }
+                loaded
+            }
+        };
+        loaded.map(|body| Answer { body, stale: false })
     }
 
     /// The answer `load` gives, made now and not kept: for answers cheaper
@@ -510,19 +546,40 @@ impl ResponseCache {
                 let drops = self.drops.load(Ordering::Acquire);
                 let loaded = load.await;
                 if let Ok(body) = &loaded {
-                    // An entry dropped meanwhile may be this one, for a
-                    // change committed after its rows were read: its answer
-                    // goes to the requests that waited for it, not to the
-                    // next ones.
-                    if self.drops.load(Ordering::Acquire) == drops && self.admit(key, body) {
-                        body.kept.store(true, Ordering::Relaxed);
-                        entries.insert(key, Arc::clone(body)).await;
-                        self.keep_unless_dropped(entries, key, drops).await;
+                    if self.may_keep(key, body, drops) {
+                        self.keep(entries, key, body, drops).await;
                     }
                 }
                 lead.answer(&loaded);
                 return loaded;
             }
+        })
+    }
+
+    /// Whether `body`, loaded for `key` from rows read after `drops` entries
+    /// had been dropped, is kept: not if an entry was dropped since (it may
+    /// be this very one, for a change committed after its rows were read:
+    /// its answer then goes to the requests that asked, not to the next
+    /// ones), else as [`ResponseCache::admit`] says.
+    fn may_keep(&self, key: u128, body: &CachedBody, drops: u64) -> bool {
+        self.drops.load(Ordering::Acquire) == drops && self.admit(key, body)
+    }
+
+    /// Keeps `body` under `key` (see [`ResponseCache::may_keep`]). Boxed:
+    /// moka's insertion is a large future, which every request's future
+    /// (hits included) would otherwise carry, for the few answers let in.
+    fn keep<'a>(
+        &'a self,
+        entries: &'a Entries,
+        key: u128,
+        body: &Arc<CachedBody>,
+        drops: u64,
+    ) -> Pin<Box<impl Future<Output = ()> + 'a>> {
+        body.kept.store(true, Ordering::Relaxed);
+        let body = Arc::clone(body);
+        Box::pin(async move {
+            entries.insert(key, body).await;
+            self.keep_unless_dropped(entries, key, drops).await;
         })
     }
 
@@ -607,15 +664,14 @@ impl ResponseCache {
                 .inc();
             if let (Some(entries), true) = (&self.entries, answer.kept.load(Ordering::Relaxed)) {
                 let same = Arc::clone(answer);
-                entries
-                    .entry(key)
-                    .and_compute_with(|current| async move {
-                        match current {
-                            Some(entry) if Arc::ptr_eq(entry.value(), &same) => Op::Put(same),
-                            _ => Op::Nop,
-                        }
-                    })
-                    .await;
+                // Boxed, as the reload: once an answer and encoding.
+                Box::pin(entries.entry(key).and_compute_with(|current| async move {
+                    match current {
+                        Some(entry) if Arc::ptr_eq(entry.value(), &same) => Op::Put(same),
+                        _ => Op::Nop,
+                    }
+                }))
+                .await;
             }
         }
         encoded
@@ -1005,7 +1061,7 @@ mod tests {
     /// Asks for `key`, counting the loads in `loads`.
     async fn ask(cache: &ResponseCache, key: u128, loads: &AtomicUsize) {
         cache
-            .get_or_load(key, async {
+            .get_or_load(key, OneLoad::Here, async {
                 loads.fetch_add(1, Ordering::SeqCst);
                 Ok(JsonBody(vec![b'x'; 100 * 1024]))
             })
@@ -1090,7 +1146,7 @@ mod tests {
         let key = hashed(7);
         ask(&cache, key, &loads).await;
         let answer = cache
-            .get_or_load(key, async { Ok(JsonBody(Vec::new())) })
+            .get_or_load(key, OneLoad::Here, async { Ok(JsonBody(Vec::new())) })
             .await
             .unwrap();
         assert!(cache
@@ -1135,7 +1191,7 @@ mod tests {
         let cache = small_cache();
         let loads = AtomicUsize::new(0);
         let answers = join_all((0..10).map(|_| {
-            cache.get_or_load(7, async {
+            cache.get_or_load(7, OneLoad::Here, async {
                 loads.fetch_add(1, Ordering::SeqCst);
                 rocket::tokio::task::yield_now().await;
                 Ok(JsonBody(b"[1]".to_vec()))
@@ -1154,12 +1210,12 @@ mod tests {
         use rocket::futures::FutureExt;
 
         let cache = small_cache();
-        let mut first = Box::pin(cache.get_or_load(7, async {
+        let mut first = Box::pin(cache.get_or_load(7, OneLoad::Here, async {
             rocket::futures::future::pending::<()>().await;
             Ok(JsonBody(b"never".to_vec()))
         }));
         assert!((&mut first).now_or_never().is_none());
-        let second = cache.get_or_load(7, async { Ok(JsonBody(b"[1]".to_vec())) });
+        let second = cache.get_or_load(7, OneLoad::Here, async { Ok(JsonBody(b"[1]".to_vec())) });
         let mut second = Box::pin(second);
         assert!((&mut second).now_or_never().is_none());
         drop(first);
