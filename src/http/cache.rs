@@ -603,7 +603,7 @@ impl ResponseCache {
         };
         let weight = (ENTRY_OVERHEAD + body.weight()) as u64;
         entries.weighted_size() + weight + self.max_bytes / ADMISSION_MARGIN <= self.max_bytes
-            || self.doorkeeper.seen_again(key)
+            || self.doorkeeper.seen_again(key, entries.entry_count())
     }
 
     /// After a load that began when `drops` entries had been dropped: if
@@ -853,18 +853,21 @@ impl Presence {
 
 /// The keys missed lately, as bits (two per key, from the key's own hash
 /// bits), forgotten all at once when as many keys have been marked as the
-/// cache holds answers at most: a key missed twice within that window is
-/// likely to be asked for again, one missed once is not.
+/// cache holds answers now: a key missed twice within that window is likely
+/// to be asked for again before the least recently used answer would be
+/// evicted, one missed once is not. The answers held, not the most the
+/// budget could hold (answers of no bytes): with answers of a few KB, that
+/// window let in twice as many answers asked for at random, each an
+/// insertion and an eviction, none likely to be asked for again.
 struct Doorkeeper {
     bits: Box<[AtomicU64]>,
     marked: AtomicUsize,
-    window: usize,
 }
 
 impl Doorkeeper {
     /// For a cache of at most `entries` answers.
     fn new(entries: u64) -> Self {
-        let window = usize::try_from(entries).unwrap_or(usize::MAX).max(1);
+        let most = usize::try_from(entries).unwrap_or(usize::MAX).max(1);
         // Sixteen bits a key: with two of them set per key, a key never
         // missed passes for one missed before about 1.4% of the time when
         // the window is full (with eight, 5%), and each one that does costs
@@ -872,17 +875,17 @@ impl Doorkeeper {
         let words = if entries == 0 {
             1
         } else {
-            (window.saturating_mul(16) / 64).next_power_of_two()
+            (most.saturating_mul(16) / 64).next_power_of_two()
         };
         Doorkeeper {
             bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
             marked: AtomicUsize::new(0),
-            window,
         }
     }
 
-    /// Whether `key` was marked within the window; marks it if not.
-    fn seen_again(&self, key: u128) -> bool {
+    /// Whether `key` was marked within the window, which ends once `window`
+    /// keys have been marked (the answers the cache holds); marks it if not.
+    fn seen_again(&self, key: u128, window: u64) -> bool {
         let mask = self.bits.len() * 64 - 1;
         // The key is a hash: its low and high halves are two independent
         // positions. (Truncations intended.)
@@ -898,7 +901,8 @@ impl Doorkeeper {
             let (word, bit) = bit(i);
             word.fetch_or(bit, Ordering::Relaxed);
         }
-        if self.marked.fetch_add(1, Ordering::Relaxed) + 1 >= self.window {
+        let window = usize::try_from(window).unwrap_or(usize::MAX).max(1);
+        if self.marked.fetch_add(1, Ordering::Relaxed) + 1 >= window {
             self.marked.store(0, Ordering::Relaxed);
             for word in self.bits.iter() {
                 word.store(0, Ordering::Relaxed);
@@ -1037,17 +1041,19 @@ mod tests {
     fn the_doorkeeper_lets_in_a_key_missed_again_within_its_window() {
         let doorkeeper = Doorkeeper::new(1000);
         let key = |n: u128| xxhash_rust::xxh3::xxh3_128(&n.to_le_bytes());
-        assert!(!doorkeeper.seen_again(key(1)));
-        assert!(doorkeeper.seen_again(key(1)));
-        let passed = (2..1001).filter(|&n| doorkeeper.seen_again(key(n))).count();
+        assert!(!doorkeeper.seen_again(key(1), 1000));
+        assert!(doorkeeper.seen_again(key(1), 1000));
+        let passed = (2..1001)
+            .filter(|&n| doorkeeper.seen_again(key(n), 1000))
+            .count();
         assert!(passed < 50, "{passed} of 999 keys never missed passed");
         // A thousand keys marked in all: the window starts again, empty.
         let mut n = 1001;
         while doorkeeper.marked.load(Ordering::Relaxed) != 0 {
-            doorkeeper.seen_again(key(n));
+            doorkeeper.seen_again(key(n), 1000);
             n += 1;
         }
-        assert!(!doorkeeper.seen_again(key(1)));
+        assert!(!doorkeeper.seen_again(key(1), 1000));
     }
 
     fn small_cache() -> ResponseCache {
