@@ -485,16 +485,7 @@ impl ResponseCache {
             OneLoad::Here => self.load_missing(entries, key, load).await,
             // Not boxed as `load_missing` is: `load` is in this future
             // already, and the insertion, whose future is large, is boxed.
-            OneLoad::Downstream => {
-                let drops = self.drops.load(Ordering::Acquire);
-                let loaded = load.await;
-                if let Ok(body) = &loaded {
-                    if self.may_keep(key, body, drops) {
-                        self.keep(entries, key, body, drops).await;
-                    }
-                }
-                loaded
-            }
+            OneLoad::Downstream => self.load_and_keep(entries, key, load).await,
         };
         loaded.map(|body| Answer { body, stale: false })
     }
@@ -543,44 +534,38 @@ impl ResponseCache {
                         },
                     },
                 };
-                let drops = self.drops.load(Ordering::Acquire);
-                let loaded = load.await;
-                if let Ok(body) = &loaded {
-                    if self.may_keep(key, body, drops) {
-                        self.keep(entries, key, body, drops).await;
-                    }
-                }
+                let loaded = self.load_and_keep(entries, key, load).await;
                 lead.answer(&loaded);
                 return loaded;
             }
         })
     }
 
-    /// Whether `body`, loaded for `key` from rows read after `drops` entries
-    /// had been dropped, is kept: not if an entry was dropped since (it may
-    /// be this very one, for a change committed after its rows were read:
-    /// its answer then goes to the requests that asked, not to the next
-    /// ones), else as [`ResponseCache::admit`] says.
-    fn may_keep(&self, key: u128, body: &CachedBody, drops: u64) -> bool {
-        self.drops.load(Ordering::Acquire) == drops && self.admit(key, body)
-    }
-
-    /// Keeps `body` under `key` (see [`ResponseCache::may_keep`]). Boxed:
-    /// moka's insertion is a large future, which every request's future
-    /// (hits included) would otherwise carry, for the few answers let in.
-    fn keep<'a>(
-        &'a self,
-        entries: &'a Entries,
-        key: u128,
-        body: &Arc<CachedBody>,
-        drops: u64,
-    ) -> Pin<Box<impl Future<Output = ()> + 'a>> {
-        body.kept.store(true, Ordering::Relaxed);
-        let body = Arc::clone(body);
-        Box::pin(async move {
-            entries.insert(key, body).await;
-            self.keep_unless_dropped(entries, key, drops).await;
-        })
+    /// What `load` gives for `key`, kept if [`ResponseCache::admit`] lets it
+    /// in and no entry was dropped while it loaded: the dropped one may be
+    /// this very one, for a change committed after its rows were read, and
+    /// its answer then goes to the requests that asked, not to the next ones.
+    async fn load_and_keep<F>(&self, entries: &Entries, key: u128, load: F) -> LoadResult
+    where
+        F: Future<Output = LoadResult>,
+    {
+        let drops = self.drops.load(Ordering::Acquire);
+        let loaded = load.await;
+        if let Ok(body) = &loaded {
+            if self.drops.load(Ordering::Acquire) == drops && self.admit(key, body) {
+                body.kept.store(true, Ordering::Relaxed);
+                let body = Arc::clone(body);
+                // Boxed: moka's insertion is a large future, which every
+                // request's future (hits included) would otherwise carry,
+                // for the few answers let in.
+                Box::pin(async move {
+                    entries.insert(key, body).await;
+                    self.keep_unless_dropped(entries, key, drops).await;
+                })
+                .await;
+            }
+        }
+        loaded
     }
 
     /// Whether a new answer gets a place in the cache: always while the
