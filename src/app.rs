@@ -21,6 +21,7 @@ use crate::db::naive;
 use crate::db::pool::{PoolSettings, StatementCounter};
 use crate::db::replicas::ReadPools;
 use crate::db::replicas::ReplicaState;
+use crate::http::api::ApiState;
 use crate::http::cache::ResponseCache;
 use crate::http::cors::Cors;
 use crate::http::limits::Limits;
@@ -213,7 +214,7 @@ async fn attach_pool(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
                         .set(i64::from(idle));
                 }
             });
-            Ok(rocket.manage(dispatcher))
+            Ok(rocket.manage(Arc::new(dispatcher)))
         }
         Err(e) => {
             tracing::error!("starting the database threads: {e}");
@@ -282,7 +283,7 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
     }
     // What was read from a replica now skipped may be older than what the
     // primary, which its reads go to now, has: forget it.
-    if let Some(dispatcher) = rocket.state::<Dispatcher>() {
+    if let Some(dispatcher) = rocket.state::<Arc<Dispatcher>>() {
         let cache = Arc::downgrade(&cache);
         dispatcher.pools().lags().on_skip(move || {
             if let Some(cache) = cache.upgrade() {
@@ -323,5 +324,12 @@ async fn attach_cache(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Bui
             Err(e) => tracing::error!("starting the catalog watcher: {e}"),
         }
     }
-    Ok(rocket.manage(cache).manage(related))
+    let state = ApiState {
+        dispatcher: rocket.state::<Arc<Dispatcher>>().cloned(),
+        cache: Arc::clone(&cache),
+        anchors,
+        related,
+        settings,
+    };
+    Ok(rocket.manage(cache).manage(state))
 }

@@ -32,21 +32,34 @@ enum Database<'r> {
     Naive(&'r Rocket<Orbit>),
 }
 
+/// What a handler reads of the application, managed as one state: the
+/// request guard then costs one lookup in Rocket's map of states, where a
+/// lookup for each part would cost one apiece on every request.
+pub struct ApiState {
+    /// The dispatcher, unless the app was built for the naive path.
+    pub dispatcher: Option<Arc<Dispatcher>>,
+    /// The response cache.
+    pub cache: Arc<ResponseCache>,
+    /// The product list's page anchors.
+    pub anchors: Arc<PageAnchors>,
+    /// Every product's related ids, when they are kept in memory.
+    pub related: Arc<RelatedInMemory>,
+    /// The settings.
+    pub settings: Settings,
+}
+
 /// The application as one handler sees it. Nothing is checked out until
 /// asked, so input is validated (400) before a connection is held, and a bad
 /// request gets its 400 even while the database is down.
 pub struct Api<'r> {
     database: Database<'r>,
-    cache: &'r ResponseCache,
-    anchors: &'r PageAnchors,
+    state: &'r ApiState,
     pub settings: &'r Settings,
     if_none_match: Option<&'r str>,
     /// Where the request's `Accept-Encoding` is, read only for an answer
     /// large enough to compress.
     accept_encoding: HeaderAt,
     headers: &'r rocket::http::HeaderMap<'r>,
-    /// For the state only some misses need, looked up then.
-    rocket: &'r Rocket<Orbit>,
 }
 
 #[rocket::async_trait]
@@ -55,18 +68,14 @@ impl<'r> FromRequest<'r> for Api<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let rocket = request.rocket();
-        let (Some(cache), Some(anchors), Some(settings)) = (
-            rocket.state::<std::sync::Arc<ResponseCache>>(),
-            rocket.state::<std::sync::Arc<PageAnchors>>(),
-            rocket.state::<Settings>(),
-        ) else {
+        let Some(state) = rocket.state::<ApiState>() else {
             return Outcome::Error((
                 rocket::http::Status::InternalServerError,
                 "the application was built without its state",
             ));
         };
         // The app starts a dispatcher unless it was built for the naive path.
-        let database = match rocket.state::<Dispatcher>() {
+        let database = match &state.dispatcher {
             Some(dispatcher) => Database::Direct(dispatcher),
             None => Database::Naive(rocket),
         };
@@ -74,15 +83,13 @@ impl<'r> FromRequest<'r> for Api<'r> {
         let context = context(request);
         Outcome::Success(Api {
             database,
-            cache,
-            anchors,
-            settings,
+            state,
+            settings: &state.settings,
             if_none_match: context
                 .if_none_match
                 .find(request.headers(), "If-None-Match"),
             accept_encoding: context.accept_encoding,
             headers: request.headers(),
-            rocket,
         })
     }
 }
@@ -131,32 +138,31 @@ impl Api<'_> {
     }
 
     /// Every product's related ids, if they are in memory (see
-    /// `catalog::related`); looked up only here, so a cache hit on
-    /// `/related` does not pay for it.
+    /// `catalog::related`).
     pub fn related_in_memory(&self) -> Option<Arc<RelatedSnapshot>> {
-        self.rocket.state::<Arc<RelatedInMemory>>()?.current()
+        self.state.related.current()
     }
 
     /// The current page anchors, `None` until they have been read.
     pub fn anchors(&self) -> Option<std::sync::Arc<Vec<i32>>> {
-        self.anchors.current()
+        self.state.anchors.current()
     }
 
     /// Answers with the cached body of `page` of the product list, or with
-    /// what `load` produces (once for every request waiting on that page),
+    /// what the future `load` makes produces (once for every request waiting
+    /// on that page; made only then, so a hit never holds it),
     /// compressed as the client asks if it is large enough; 304 when the
     /// client's `If-None-Match` names it. The key is the parsed page, not the
     /// URL (see `cache::page_key`).
-    pub fn respond_page<'a, F>(
+    pub fn respond_page<'a, L, F>(
         &'a self,
         page: Page,
-        load: F,
+        load: L,
     ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
     where
+        L: FnOnce() -> F + 'a,
         F: Future<Output = Result<JsonBody, ApiError>> + 'a,
     {
-        // Not an `async fn` itself: each async layer would move `load` (a
-        // whole lookup's future) once more on every request, hits included.
         self.respond_as(page_key(page), OneLoad::Here, load)
     }
 
@@ -166,13 +172,14 @@ impl Api<'_> {
     /// with [`Api::lookup`]: on the dispatcher, requests missing the same
     /// answer at once join one fetch there, and the cache keeps no map of
     /// its own for them (see `cache::OneLoad`).
-    pub fn respond_about<'a, F>(
+    pub fn respond_about<'a, L, F>(
         &'a self,
         id: i32,
         answer: ProductAnswer,
-        load: F,
+        load: L,
     ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
     where
+        L: FnOnce() -> F + 'a,
         F: Future<Output = Result<JsonBody, ApiError>> + 'a,
     {
         let one_load = match self.database {
@@ -184,12 +191,13 @@ impl Api<'_> {
 
     /// As [`Api::respond_page`], for an answer cached under `key` (see
     /// `cache::search_key`), whose load may give a header of its own.
-    pub fn respond_keyed<'a, F, B>(
+    pub fn respond_keyed<'a, L, F, B>(
         &'a self,
         key: u128,
-        load: F,
+        load: L,
     ) -> impl Future<Output = Result<CachedResponse, ApiError>> + 'a
     where
+        L: FnOnce() -> F + 'a,
         F: Future<Output = Result<B, ApiError>> + 'a,
         B: Loaded + 'a,
     {
@@ -202,21 +210,22 @@ impl Api<'_> {
     where
         F: Future<Output = Result<JsonBody, ApiError>>,
     {
-        let answer = self.cache.made_now(load).await?;
+        let answer = self.state.cache.made_now(load).await?;
         self.respond_with(0, answer).await
     }
 
-    async fn respond_as<F, B>(
+    async fn respond_as<L, F, B>(
         &self,
         key: u128,
         one_load: OneLoad,
-        load: F,
+        load: L,
     ) -> Result<CachedResponse, ApiError>
     where
+        L: FnOnce() -> F,
         F: Future<Output = Result<B, ApiError>>,
         B: Loaded,
     {
-        let answer = self.cache.get_or_load(key, one_load, load).await?;
+        let answer = self.state.cache.get_or_load(key, one_load, load).await?;
         self.respond_with(key, answer).await
     }
 
@@ -233,6 +242,7 @@ impl Api<'_> {
             // Compressed here, once per cached answer, not in the responder
             // (a 304 names the encoding's tag too).
             if self
+                .state
                 .cache
                 .encoded(key, &answer.body, encoding)
                 .await
@@ -245,8 +255,8 @@ impl Api<'_> {
             answer,
             encoding,
             not_modified,
-            cache_control: self.cache.cache_control(),
-            nginx_expires: self.cache.nginx_expires(),
+            cache_control: self.state.cache.cache_control(),
+            nginx_expires: self.state.cache.nginx_expires(),
         })
     }
 }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -425,32 +425,35 @@ impl ResponseCache {
         }
     }
 
-    /// The answer for `key`: from the cache while fresh, else from `load`
-    /// (one load for all the requests missing the same key at once, made so
-    /// as `one_load` says); a stale one when `load` answers 503 and the cache
-    /// still has one. Errors are not cached.
-    pub async fn get_or_load<F, B>(
+    /// The answer for `key`: from the cache while fresh, else from the
+    /// future `load` makes (one load for all the requests missing the same
+    /// key at once, made so as `one_load` says); a stale one when that load
+    /// answers 503 and the cache still has one. Errors are not cached.
+    pub async fn get_or_load<L, F, B>(
         &self,
         key: u128,
         one_load: OneLoad,
-        load: F,
+        load: L,
     ) -> Result<Answer, ApiError>
     where
+        L: FnOnce() -> F,
         F: Future<Output = Result<B, ApiError>>,
         B: Loaded,
     {
         let ttl = self.ttl;
-        // Pinned where it is, once: awaited here or handed on (to a boxed
-        // load or reload) as a pinned reference, it is never moved again,
-        // and this future, which every request carries, holds it once.
-        let load = pin!(async move {
-            load.await.map(|loaded| {
-                let (body, headers) = loaded.into_parts();
-                Arc::new(CachedBody::with_headers(body, headers, ttl))
+        // Made only when it is needed, and boxed: a whole lookup's future,
+        // which this future would otherwise hold, and every request (hits
+        // included) allocate and copy with it.
+        let load = move || {
+            Box::pin(async move {
+                load().await.map(|loaded| {
+                    let (body, headers) = loaded.into_parts();
+                    Arc::new(CachedBody::with_headers(body, headers, ttl))
+                })
             })
-        });
+        };
         let Some(entries) = &self.entries else {
-            return load.await.map(|body| Answer { body, stale: false });
+            return load().await.map(|body| Answer { body, stale: false });
         };
         let hit = if self.presence.may_hold(key) {
             entries.get(&key).await
@@ -478,14 +481,14 @@ impl ResponseCache {
             let _reloading = Reloading(Arc::clone(&hit));
             // Boxed: a reload is rare (once a TTL at most), and its future
             // large; every request's future would carry it.
-            return Box::pin(self.reload(entries, key, load)).await;
+            return Box::pin(self.reload(entries, key, load())).await;
         }
         self.metrics.misses.inc();
         let loaded = match one_load {
-            OneLoad::Here => self.load_missing(entries, key, load).await,
-            // Not boxed as `load_missing` is: `load` is in this future
-            // already, and the insertion, whose future is large, is boxed.
-            OneLoad::Downstream => self.load_and_keep(entries, key, load).await,
+            OneLoad::Here => self.load_missing(entries, key, load()).await,
+            // Not boxed as `load_missing` is: the load is boxed already,
+            // and so is the insertion, whose future is large.
+            OneLoad::Downstream => self.load_and_keep(entries, key, load()).await,
         };
         loaded.map(|body| Answer { body, stale: false })
     }
@@ -1052,7 +1055,7 @@ mod tests {
     /// Asks for `key`, counting the loads in `loads`.
     async fn ask(cache: &ResponseCache, key: u128, loads: &AtomicUsize) {
         cache
-            .get_or_load(key, OneLoad::Here, async {
+            .get_or_load(key, OneLoad::Here, || async {
                 loads.fetch_add(1, Ordering::SeqCst);
                 Ok(JsonBody(vec![b'x'; 100 * 1024]))
             })
@@ -1137,7 +1140,7 @@ mod tests {
         let key = hashed(7);
         ask(&cache, key, &loads).await;
         let answer = cache
-            .get_or_load(key, OneLoad::Here, async { Ok(JsonBody(Vec::new())) })
+            .get_or_load(key, OneLoad::Here, || async { Ok(JsonBody(Vec::new())) })
             .await
             .unwrap();
         assert!(cache
@@ -1182,7 +1185,7 @@ mod tests {
         let cache = small_cache();
         let loads = AtomicUsize::new(0);
         let answers = join_all((0..10).map(|_| {
-            cache.get_or_load(7, OneLoad::Here, async {
+            cache.get_or_load(7, OneLoad::Here, || async {
                 loads.fetch_add(1, Ordering::SeqCst);
                 rocket::tokio::task::yield_now().await;
                 Ok(JsonBody(b"[1]".to_vec()))
@@ -1201,12 +1204,13 @@ mod tests {
         use rocket::futures::FutureExt;
 
         let cache = small_cache();
-        let mut first = Box::pin(cache.get_or_load(7, OneLoad::Here, async {
+        let mut first = Box::pin(cache.get_or_load(7, OneLoad::Here, || async {
             rocket::futures::future::pending::<()>().await;
             Ok(JsonBody(b"never".to_vec()))
         }));
         assert!((&mut first).now_or_never().is_none());
-        let second = cache.get_or_load(7, OneLoad::Here, async { Ok(JsonBody(b"[1]".to_vec())) });
+        let second =
+            cache.get_or_load(7, OneLoad::Here, || async { Ok(JsonBody(b"[1]".to_vec())) });
         let mut second = Box::pin(second);
         assert!((&mut second).now_or_never().is_none());
         drop(first);

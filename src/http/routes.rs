@@ -123,7 +123,8 @@ pub async fn list_products(
         // carries, stays as small as it was before search.
         return Box::pin(search_products(input, page, &api)).await;
     }
-    api.respond_page(page, async {
+    let api = &api;
+    api.respond_page(page, move || async move {
         let anchors = api.anchors();
         let rows = api
             .read(move |c| queries::list_products(c, page, anchors.as_deref().map(Vec::as_slice)))
@@ -182,7 +183,7 @@ async fn search_products(
     api: &Api<'_>,
 ) -> Result<CachedResponse, ApiError> {
     let key = search_key("/products", &input.key_bytes(), Some(page));
-    api.respond_keyed(key, async {
+    api.respond_keyed(key, move || async move {
         let found = api
             .read(move |c| search::find_products(c, &input, page))
             .await?;
@@ -208,7 +209,8 @@ pub async fn list_categories(
 ) -> Result<CachedResponse, ApiError> {
     let input = parse_search(&q, &category, &min_price, &max_price)?;
     let key = search_key("/categories", &input.key_bytes(), None);
-    api.respond_keyed(key, async {
+    let api = &api;
+    api.respond_keyed(key, move || async move {
         let found = api
             .read(move |c| search::count_categories(c, &input))
             .await?;
@@ -229,7 +231,8 @@ pub async fn list_categories(
 #[get("/products/<id>")]
 pub async fn get_product(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
-    api.respond_about(id.0, ProductAnswer::Detail, async {
+    let api = &api;
+    api.respond_about(id.0, ProductAnswer::Detail, move || async move {
         let body = api
             .lookup(&queries::PRODUCTS, id.0)
             .await?
@@ -243,7 +246,8 @@ pub async fn get_product(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiEr
 #[get("/products/<id>/styles")]
 pub async fn get_product_styles(id: &str, api: Api<'_>) -> Result<CachedResponse, ApiError> {
     let id = ProductId::parse(id)?;
-    api.respond_about(id.0, ProductAnswer::Styles, async {
+    let api = &api;
+    api.respond_about(id.0, ProductAnswer::Styles, move || async move {
         let body = api
             .lookup(&queries::STYLES, id.0)
             .await?
@@ -269,7 +273,8 @@ pub async fn get_related_products(id: &str, api: Api<'_>) -> Result<CachedRespon
             })
             .await;
     }
-    api.respond_about(id.0, ProductAnswer::Related, async {
+    let api = &api;
+    api.respond_about(id.0, ProductAnswer::Related, move || async move {
         let ids = api
             .lookup(&queries::RELATED, id.0)
             .await?
