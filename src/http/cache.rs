@@ -71,6 +71,20 @@ pub struct Encoded {
     pub etag: String,
 }
 
+/// `"` + `n`'s 16 hex digits + `"`, as `format!("\"{n:016x}\"")` writes it,
+/// without the formatting machinery: an answer made on every request (see
+/// `catalog::related`) makes a tag each time.
+fn quoted_hex(n: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut tag = String::with_capacity(18);
+    tag.push('"');
+    for shift in (0..16).rev() {
+        tag.push(char::from(DIGITS[(n >> (shift * 4)) as usize & 15]));
+    }
+    tag.push('"');
+    tag
+}
+
 impl CachedBody {
     /// `body`, fresh for `ttl` from now.
     pub fn new(body: Vec<u8>, ttl: Duration) -> Self {
@@ -83,7 +97,7 @@ impl CachedBody {
         headers: Vec<(&'static str, String)>,
         ttl: Duration,
     ) -> Self {
-        let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+        let etag = quoted_hex(xxhash_rust::xxh3::xxh3_64(&body));
         let loaded = Instant::now();
         CachedBody {
             body: body.into_boxed_slice(),
@@ -1024,6 +1038,13 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_tag_is_the_hash_in_sixteen_hex_digits_quoted() {
+        for n in [0, 1, 0xab, 0x0123_4567_89ab_cdef, u64::MAX] {
+            assert_eq!(quoted_hex(n), format!("\"{n:016x}\""));
+        }
+    }
 
     #[test]
     fn the_doorkeeper_lets_in_a_key_missed_again_within_its_window() {
