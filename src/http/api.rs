@@ -6,6 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use diesel::{PgConnection, QueryResult};
+use rocket::form::ValueField;
+use rocket::http::uri::Query;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Orbit, Rocket};
 
@@ -60,6 +62,7 @@ pub struct Api<'r> {
     /// large enough to compress.
     accept_encoding: HeaderAt,
     headers: &'r rocket::http::HeaderMap<'r>,
+    query: Option<Query<'r>>,
 }
 
 #[rocket::async_trait]
@@ -90,11 +93,21 @@ impl<'r> FromRequest<'r> for Api<'r> {
                 .find(request.headers(), "If-None-Match"),
             accept_encoding: context.accept_encoding,
             headers: request.headers(),
+            query: request.uri().query(),
         })
     }
 }
 
-impl Api<'_> {
+impl<'r> Api<'r> {
+    /// The request's query parameters, decoded and named as Rocket's own
+    /// query parameters see them.
+    pub fn query_fields(&self) -> impl Iterator<Item = ValueField<'r>> {
+        self.query
+            .into_iter()
+            .flat_map(|query| query.segments())
+            .map(ValueField::from)
+    }
+
     /// Runs `queries` on one pooled connection: on the direct path, on one
     /// of the dispatcher's threads (see `dispatch`); on the naive path, with
     /// rocket_sync_db_pools (see `naive`). Every request here only reads, so

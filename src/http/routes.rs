@@ -56,16 +56,79 @@ pub fn parse_id(what: &str, segment: &str) -> Result<i32, ApiError> {
     }
 }
 
-/// The one value of query parameter `name`, if given: given twice, it is
-/// ambiguous, so 400.
-fn once<'a>(name: &str, values: &[&'a str]) -> Result<Option<&'a str>, ApiError> {
-    match values {
-        [] => Ok(None),
-        [value] => Ok(Some(value)),
-        _ => Err(ApiError::BadRequest(format!(
-            "{name} must be given at most once, got it {} times",
-            values.len()
-        ))),
+/// The query parameters the product list and the category counts read,
+/// gathered in one pass over the request's query, matched by name as
+/// Rocket matches a route's own query parameters. Declared on the routes,
+/// each parameter would build a form context of its own on every request.
+#[derive(Default)]
+struct ListQuery<'r> {
+    page: Given<'r>,
+    count: Given<'r>,
+    q: Given<'r>,
+    min_price: Given<'r>,
+    max_price: Given<'r>,
+    category: Vec<&'r str>,
+}
+
+impl<'r> ListQuery<'r> {
+    fn read(api: &Api<'r>) -> Self {
+        let mut query = ListQuery::default();
+        for field in api.query_fields() {
+            let given = match field.name.key_lossy().as_str() {
+                "page" => &mut query.page,
+                "count" => &mut query.count,
+                "q" => &mut query.q,
+                "min_price" => &mut query.min_price,
+                "max_price" => &mut query.max_price,
+                "category" => {
+                    query.category.push(field.value);
+                    continue;
+                }
+                _ => continue,
+            };
+            given.first.get_or_insert(field.value);
+            given.times += 1;
+        }
+        query
+    }
+
+    /// Whether it asks for a search: a query or a filter.
+    fn searches(&self) -> bool {
+        [self.q, self.min_price, self.max_price]
+            .iter()
+            .any(|given| given.times > 0)
+            || !self.category.is_empty()
+    }
+
+    /// The search it asks for (see [`SearchInput::parse`]).
+    fn search(&self) -> Result<SearchInput, ApiError> {
+        Ok(SearchInput::parse(
+            self.q.once("q")?,
+            &self.category,
+            self.min_price.once("min_price")?,
+            self.max_price.once("max_price")?,
+        )?)
+    }
+}
+
+/// A query parameter meant to be given at most once: its first value, and
+/// how many times it was given.
+#[derive(Default, Clone, Copy)]
+struct Given<'r> {
+    first: Option<&'r str>,
+    times: usize,
+}
+
+impl<'r> Given<'r> {
+    /// The one value of query parameter `name`, if given: given twice, it
+    /// is ambiguous, so 400.
+    fn once(self, name: &str) -> Result<Option<&'r str>, ApiError> {
+        match self.times {
+            0 | 1 => Ok(self.first),
+            times => Err(ApiError::BadRequest(format!(
+                "{name} must be given at most once, got it {times} times"
+            ))),
+        }
     }
 }
 
@@ -106,19 +169,12 @@ fn product_not_found(id: ProductId) -> ApiError {
 /// `GET /products?page&count`: one page of products ordered by id; with a
 /// query (`q`) or filters (`category`, `min_price`, `max_price`), one page
 /// of the products they find (see [`search_products`]).
-#[get("/products?<page>&<count>&<q>&<category>&<min_price>&<max_price>")]
-pub async fn list_products(
-    page: Vec<&str>,
-    count: Vec<&str>,
-    q: Vec<&str>,
-    category: Vec<&str>,
-    min_price: Vec<&str>,
-    max_price: Vec<&str>,
-    api: Api<'_>,
-) -> Result<CachedResponse, ApiError> {
-    let page = parse_page(once("page", &page)?, once("count", &count)?)?;
-    if !(q.is_empty() && category.is_empty() && min_price.is_empty() && max_price.is_empty()) {
-        let input = parse_search(&q, &category, &min_price, &max_price)?;
+#[get("/products")]
+pub async fn list_products(api: Api<'_>) -> Result<CachedResponse, ApiError> {
+    let query = ListQuery::read(&api);
+    let page = parse_page(query.page.once("page")?, query.count.once("count")?)?;
+    if query.searches() {
+        let input = query.search()?;
         // Boxed: the page's future, which every product list request
         // carries, stays as small as it was before search.
         return Box::pin(search_products(input, page, &api)).await;
@@ -132,22 +188,6 @@ pub async fn list_products(
         JsonBody::of(&ProductView::list(rows, &api.settings.campus))
     })
     .await
-}
-
-/// Parses a search's parameters: `q`, `min_price` and `max_price` at most
-/// once each, `category` as often as the limit allows.
-fn parse_search(
-    q: &[&str],
-    category: &[&str],
-    min_price: &[&str],
-    max_price: &[&str],
-) -> Result<SearchInput, ApiError> {
-    Ok(SearchInput::parse(
-        once("q", q)?,
-        category,
-        once("min_price", min_price)?,
-        once("max_price", max_price)?,
-    )?)
 }
 
 /// A header value of `text`: its bytes outside printable ASCII, and `%`,
@@ -199,15 +239,9 @@ async fn search_products(
 /// most first, then by name; with [`COUNTS_ESTIMATED`] when the counts of a
 /// common query are estimated from a sample (see
 /// `search::count_categories`).
-#[get("/categories?<q>&<category>&<min_price>&<max_price>")]
-pub async fn list_categories(
-    q: Vec<&str>,
-    category: Vec<&str>,
-    min_price: Vec<&str>,
-    max_price: Vec<&str>,
-    api: Api<'_>,
-) -> Result<CachedResponse, ApiError> {
-    let input = parse_search(&q, &category, &min_price, &max_price)?;
+#[get("/categories")]
+pub async fn list_categories(api: Api<'_>) -> Result<CachedResponse, ApiError> {
+    let input = ListQuery::read(&api).search()?;
     let key = search_key("/categories", &input.key_bytes(), None);
     let api = &api;
     api.respond_keyed(key, move || async move {
