@@ -8,7 +8,9 @@
 //! changes (see `changes`); fresh for the TTL, and after it still served,
 //! marked stale, while the database cannot answer. An answer of 1 KB or more
 //! is compressed for the clients that ask (see `compression`), once per
-//! encoding, and the encoded bytes are kept with it.
+//! encoding, and the encoded bytes are kept with it. Each thread remembers
+//! the last few answers it found (see [`Recent`]), so a hot answer is found
+//! there before moka is asked.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -312,6 +314,93 @@ const ENTRY_OVERHEAD: usize = 1024;
 /// [`ResponseCache::admit`]).
 const ADMISSION_MARGIN: u64 = 32;
 
+/// The answers a thread found in the cache lately, one per slot, by key:
+/// the thread's next request for one of them is answered from here: an
+/// index, four comparisons and a reference count, where moka's lookup
+/// walks its hash table, logs the read in a queue both workers write, and
+/// stamps the entry's access time.
+///
+/// A slot serves its answer only while the answer is fresh and nothing was
+/// dropped from the cache since it was found there (`ResponseCache::drops`,
+/// which every change to the catalog moves): it is never older than what
+/// moka would have answered. moka does not see these reads, so its
+/// recency order counts a hot answer once per thread and TTL; when it
+/// evicts one still here, the slot serves it until the TTL ends, as moka
+/// would have, had it kept it. Only small answers are kept in a slot, so
+/// what the slots keep alive beyond the cache's budget stays small.
+struct Recent {
+    slots: [Option<RecentAnswer>; RECENT_SLOTS],
+}
+
+/// Slots per thread: a power of two.
+const RECENT_SLOTS: usize = 64;
+
+/// The largest body a slot keeps: the slots of one thread keep alive at
+/// most `RECENT_SLOTS` times this, whatever the cache evicts.
+const RECENT_MAX_BYTES: usize = 32 * 1024;
+
+/// One slot's answer: whose and under which key, and the count of drops
+/// when it was found in the cache.
+struct RecentAnswer {
+    cache: u64,
+    key: u128,
+    drops: u64,
+    body: Arc<CachedBody>,
+}
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Recent> = const {
+        std::cell::RefCell::new(Recent {
+            slots: [const { None }; RECENT_SLOTS],
+        })
+    };
+}
+
+impl Recent {
+    /// The slot of `key`: keys are hashes already, so their low bits will do.
+    fn slot(key: u128) -> usize {
+        (key as usize) & (RECENT_SLOTS - 1)
+    }
+
+    /// This thread's answer for `key` of cache `cache`, if it was found
+    /// when `drops` entries had been dropped, as now, and is still fresh
+    /// (the clock read only then: a miss does not pay for it).
+    fn find(cache: u64, key: u128, drops: u64) -> Option<Arc<CachedBody>> {
+        RECENT
+            .try_with(|recent| {
+                let recent = recent.try_borrow().ok()?;
+                let answer = recent.slots[Self::slot(key)].as_ref()?;
+                (answer.cache == cache
+                    && answer.key == key
+                    && answer.drops == drops
+                    && answer.body.is_fresh(Instant::now()))
+                .then(|| Arc::clone(&answer.body))
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps `body`, found in cache `cache` under `key` when `drops`
+    /// entries had been dropped, in its slot on this thread, if it is small.
+    fn keep(cache: u64, key: u128, drops: u64, body: &Arc<CachedBody>) {
+        if body.body.len() > RECENT_MAX_BYTES {
+            return;
+        }
+        // A thread being torn down keeps nothing; nor does a borrow that
+        // cannot be had (none is held across this call).
+        let _ = RECENT.try_with(|recent| {
+            if let Ok(mut recent) = recent.try_borrow_mut() {
+                recent.slots[Self::slot(key)] = Some(RecentAnswer {
+                    cache,
+                    key,
+                    drops,
+                    body: Arc::clone(body),
+                });
+            }
+        });
+    }
+}
+
 /// The answers, by `request_key`. Keys are already hashes, so the cheapest
 /// mixing will do: Fx is two multiplications, the default SipHash a few
 /// hundred instructions on every hit.
@@ -350,6 +439,9 @@ pub enum OneLoad {
 /// and the byte budget covers the stale answers too, which the fresh ones
 /// push out first as they are read less.
 pub struct ResponseCache {
+    /// Tells this cache's answers apart from another's in a thread's
+    /// [`Recent`] slots (tests build many caches in one process).
+    id: u64,
     entries: Option<Entries>,
     ttl: Duration,
     cache_control: &'static str,
@@ -419,7 +511,9 @@ impl ResponseCache {
         } else {
             "no-cache".to_string()
         };
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         ResponseCache {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             entries,
             ttl: if settings.cache_enabled {
                 ttl
@@ -469,6 +563,13 @@ impl ResponseCache {
         let Some(entries) = &self.entries else {
             return load().await.map(|body| Answer { body, stale: false });
         };
+        // Read before the lookup: a drop after it makes the answer found
+        // unfit for this thread's slot.
+        let drops = self.drops.load(Ordering::Acquire);
+        if let Some(body) = Recent::find(self.id, key, drops) {
+            self.metrics.hits.inc();
+            return Ok(Answer { body, stale: false });
+        }
         let hit = if self.presence.may_hold(key) {
             entries.get(&key).await
         } else {
@@ -477,6 +578,7 @@ impl ResponseCache {
         if let Some(hit) = hit {
             if hit.is_fresh(Instant::now()) {
                 self.metrics.hits.inc();
+                Recent::keep(self.id, key, drops, &hit);
                 return Ok(Answer {
                     body: hit,
                     stale: false,
@@ -1237,6 +1339,69 @@ mod tests {
         drop(first);
         let answer = second.await.unwrap();
         assert_eq!(&*answer.body.body, b"[1]");
+    }
+
+    /// Asks `cache` for `key`, loaded as `body`: the body answered, and
+    /// whether it was loaded.
+    async fn ask_small(cache: &ResponseCache, key: u128, body: &str) -> (String, bool) {
+        let loaded = AtomicBool::new(false);
+        let answer = cache
+            .get_or_load(key, OneLoad::Here, || async {
+                loaded.store(true, Ordering::SeqCst);
+                Ok(JsonBody(body.as_bytes().to_vec()))
+            })
+            .await
+            .unwrap();
+        let text = String::from_utf8(answer.body.body.to_vec()).unwrap();
+        (text, loaded.load(Ordering::SeqCst))
+    }
+
+    #[rocket::async_test]
+    async fn a_threads_slot_answers_until_a_drop_and_only_for_its_cache() {
+        let cache = small_cache();
+        let key = hashed(3);
+        assert_eq!(ask_small(&cache, key, "[1]").await, ("[1]".into(), true));
+        // Found in moka, then in this thread's slot: neither loads.
+        assert_eq!(ask_small(&cache, key, "[2]").await, ("[1]".into(), false));
+        assert!(Recent::find(cache.id, key, 0).is_some());
+        assert_eq!(ask_small(&cache, key, "[2]").await, ("[1]".into(), false));
+        assert_eq!(cache.metrics.hits.get(), 2);
+
+        // Another cache on the same thread, the same key: its own answer.
+        let other = small_cache();
+        assert_eq!(ask_small(&other, key, "[9]").await, ("[9]".into(), true));
+
+        // Any drop retires every slot's answer, this one's included.
+        cache.forget(&[hashed(4)]).await;
+        assert!(Recent::find(cache.id, key, 1).is_none());
+        assert_eq!(ask_small(&cache, key, "[2]").await, ("[1]".into(), false));
+        cache.forget(&[key]).await;
+        assert_eq!(ask_small(&cache, key, "[2]").await, ("[2]".into(), true));
+        cache.clear();
+        assert_eq!(ask_small(&cache, key, "[3]").await, ("[3]".into(), true));
+    }
+
+    #[rocket::async_test]
+    async fn a_threads_slot_keeps_no_large_answer_and_serves_no_stale_one() {
+        let cache = small_cache();
+        let loads = AtomicUsize::new(0);
+        ask(&cache, hashed(5), &loads).await;
+        ask(&cache, hashed(5), &loads).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert!(Recent::find(cache.id, hashed(5), 0).is_none());
+
+        let key = hashed(6);
+        ask_small(&cache, key, "[1]").await;
+        ask_small(&cache, key, "[1]").await;
+        assert!(Recent::find(cache.id, key, 0).is_some());
+        // An answer past its TTL (one of no TTL is past it at once).
+        let past = Arc::new(CachedBody::with_headers(
+            b"[1]".to_vec(),
+            Vec::new(),
+            Duration::ZERO,
+        ));
+        Recent::keep(cache.id, key, 0, &past);
+        assert!(Recent::find(cache.id, key, 0).is_none());
     }
 
     #[test]
