@@ -1124,13 +1124,12 @@ impl<'r> Responder<'r, 'static> for CachedResponse {
             response.status(Status::NotModified);
         } else {
             // The body is in memory already: it goes to hyper as it is, in
-            // one chunk.
+            // one chunk, with this answer's reference to it (not a new one:
+            // every count taken and let go is a write to a line the other
+            // worker, answering the same body, writes too).
             response
                 .header(json_content_type())
-                .shared_body(bytes::Bytes::from_owner(SentBytes(
-                    Arc::clone(&body),
-                    self.encoding,
-                )));
+                .shared_body(bytes::Bytes::from_owner(SentBytes(body, self.encoding)));
         }
         response.ok()
     }
