@@ -26,7 +26,7 @@ use moka::policy::EvictionPolicy;
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
-use rocket::tokio::sync::oneshot;
+use rocket::tokio::sync::{mpsc, oneshot};
 use rustc_hash::FxBuildHasher;
 
 use crate::catalog::queries::Page;
@@ -114,6 +114,23 @@ impl CachedBody {
                 .map(|(name, value)| (name, value.into_boxed_str()))
                 .collect(),
             kept: AtomicBool::new(false),
+        }
+    }
+
+    /// A copy of this answer, for the cache to keep, allocated by the
+    /// calling thread (see [`Keeper`]); its compressed forms are made again
+    /// when first asked for.
+    fn kept_copy(&self) -> CachedBody {
+        CachedBody {
+            body: self.body.clone(),
+            etag: self.etag.clone(),
+            loaded: self.loaded,
+            fresh_until: self.fresh_until,
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
+            reloading: AtomicBool::new(false),
+            headers: self.headers.clone(),
+            kept: AtomicBool::new(true),
         }
     }
 
@@ -450,8 +467,9 @@ pub struct ResponseCache {
     nginx_expires: bool,
     /// Entries dropped so far, counted before each drop: a load that saw it
     /// change may have read the rows from before the change that dropped
-    /// its entry, and drops what it stored (see `get_or_load`).
-    drops: AtomicU64,
+    /// its entry, and drops what it stored (see `get_or_load`). Shared
+    /// with the [`Keeper`], which makes the same check.
+    drops: Arc<AtomicU64>,
     /// The keys being loaded now, with the requests waiting for each load.
     loading: Loading,
     /// The byte budget, and which new answers are worth a place in it once
@@ -461,6 +479,9 @@ pub struct ResponseCache {
     /// Which keys may have an entry: a lookup for one that cannot is a
     /// miss without asking moka (see [`Presence`]).
     presence: Arc<Presence>,
+    /// The thread that puts new answers into the cache (none if it could
+    /// not be started: requests then put them there themselves).
+    keeper: Option<Keeper>,
     metrics: CacheMetrics,
 }
 
@@ -511,6 +532,10 @@ impl ResponseCache {
         } else {
             "no-cache".to_string()
         };
+        let drops = Arc::new(AtomicU64::new(0));
+        let keeper = entries
+            .as_ref()
+            .and_then(|entries| Keeper::start(entries.clone(), Arc::clone(&drops)));
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         ResponseCache {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -524,7 +549,8 @@ impl ResponseCache {
             // process rather than formatted per response.
             cache_control: Box::leak(cache_control.into_boxed_str()),
             nginx_expires: settings.nginx_expires && settings.cache_enabled,
-            drops: AtomicU64::new(0),
+            drops,
+            keeper,
             loading: Loading::default(),
             max_bytes,
             doorkeeper: Doorkeeper::new(most_entries),
@@ -672,16 +698,25 @@ impl ResponseCache {
         let loaded = load.await;
         if let Ok(body) = &loaded {
             if self.drops.load(Ordering::Acquire) == drops && self.admit(key, body) {
-                body.kept.store(true, Ordering::Relaxed);
-                let body = Arc::clone(body);
-                // Boxed: moka's insertion is a large future, which every
-                // request's future (hits included) would otherwise carry,
-                // for the few answers let in.
-                Box::pin(async move {
-                    entries.insert(key, body).await;
-                    self.keep_unless_dropped(entries, key, drops).await;
-                })
-                .await;
+                match self.keeper.as_ref().and_then(|k| k.keep(key, body, drops)) {
+                    // Kept (or the keeper gone) by the time the answer is
+                    // sent: the next request for it finds it.
+                    Some(kept) => {
+                        let _ = kept.await;
+                    }
+                    None => {
+                        body.kept.store(true, Ordering::Relaxed);
+                        let body = Arc::clone(body);
+                        // Boxed: moka's insertion is a large future, which
+                        // every request's future (hits included) would
+                        // otherwise carry, for the few answers let in.
+                        Box::pin(async move {
+                            entries.insert(key, body).await;
+                            self.keep_unless_dropped(entries, key, drops).await;
+                        })
+                        .await;
+                    }
+                }
             }
         }
         loaded
@@ -729,7 +764,7 @@ impl ResponseCache {
     {
         let mut failed = None;
         let drops = self.drops.load(Ordering::Acquire);
-        let outcome = reload_once(entries, key, load, &mut failed).await;
+        let outcome = reload_once(entries, self.keeper.as_ref(), key, load, &mut failed).await;
         self.keep_unless_dropped(entries, key, drops).await;
         let answer = |entry: moka::Entry<u128, Arc<CachedBody>>| {
             let body = entry.into_value();
@@ -904,6 +939,119 @@ impl Drop for Lead<'_> {
     }
 }
 
+/// The thread that makes the cache's copy of each answer it keeps, and
+/// puts the answers let in there, running moka's housekeeping after: what
+/// the cache keeps for long (the answers, and for the answers let in,
+/// moka's entries and order nodes) is then allocated by this thread alone.
+/// Made by the workers, it sat in the allocator's pages among their
+/// requests' short-lived allocations, which then spread over many more
+/// pages: on a full cache every request paid for that in memory stalls,
+/// even one that never asked the cache. A request waits for its answer to
+/// be kept (or copied) before sending it, as when it kept it itself.
+struct Keeper {
+    jobs: mpsc::Sender<KeeperJob>,
+}
+
+/// What the keeper is asked to do.
+enum KeeperJob {
+    /// Keep a copy of `body` under `key`, loaded when `drops` entries had
+    /// been dropped; `kept` is told once it is in.
+    Keep {
+        key: u128,
+        body: Arc<CachedBody>,
+        drops: u64,
+        kept: oneshot::Sender<()>,
+    },
+    /// Make a copy of `body` for a request to put in the cache itself (a
+    /// reload, which replaces an entry only if no newer one did).
+    Copy {
+        body: Arc<CachedBody>,
+        copied: oneshot::Sender<Arc<CachedBody>>,
+    },
+}
+
+/// Jobs waiting for the keeper at most; past that, requests keep their
+/// answers themselves.
+const KEEPER_QUEUE: usize = 256;
+
+impl Keeper {
+    /// Starts the keeper of `entries`, whose drops `drops` counts; `None`
+    /// if its thread cannot be started. The thread ends with the cache.
+    fn start(entries: Entries, drops: Arc<AtomicU64>) -> Option<Keeper> {
+        let (jobs, mut queue) = mpsc::channel::<KeeperJob>(KEEPER_QUEUE);
+        let runtime = rocket::tokio::runtime::Builder::new_current_thread()
+            .build()
+            .ok()?;
+        std::thread::Builder::new()
+            .name("cache-keeper".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    while let Some(job) = queue.recv().await {
+                        match job {
+                            KeeperJob::Keep {
+                                key,
+                                body,
+                                drops: loaded_at,
+                                kept,
+                            } => {
+                                entries.insert(key, Arc::new(body.kept_copy())).await;
+                                // As `ResponseCache::keep_unless_dropped`.
+                                if drops.load(Ordering::Acquire) != loaded_at {
+                                    entries.invalidate(&key).await;
+                                }
+                                let _ = kept.send(());
+                            }
+                            KeeperJob::Copy { body, copied } => {
+                                let _ = copied.send(Arc::new(body.kept_copy()));
+                            }
+                        }
+                        if queue.is_empty() {
+                            entries.run_pending_tasks().await;
+                        }
+                    }
+                });
+            })
+            .ok()?;
+        Some(Keeper { jobs })
+    }
+
+    /// Hands `body` to the keeper to keep under `key`; `None` when it
+    /// cannot take it (its queue full, or its thread gone): the caller
+    /// keeps it itself.
+    fn keep(&self, key: u128, body: &Arc<CachedBody>, drops: u64) -> Option<oneshot::Receiver<()>> {
+        let (kept, done) = oneshot::channel();
+        let body = Arc::clone(body);
+        self.jobs
+            .try_send(KeeperJob::Keep {
+                key,
+                body,
+                drops,
+                kept,
+            })
+            .ok()?;
+        Some(done)
+    }
+
+    /// The keeper's copy of `body`, marked kept; `body` itself if the
+    /// keeper cannot make one.
+    async fn copy(keeper: Option<&Keeper>, body: Arc<CachedBody>) -> Arc<CachedBody> {
+        if let Some(keeper) = keeper {
+            let (copied, copy) = oneshot::channel();
+            let job = KeeperJob::Copy {
+                body: Arc::clone(&body),
+                copied,
+            };
+            if keeper.jobs.try_send(job).is_ok() {
+                if let Ok(copy) = copy.await {
+                    return copy;
+                }
+            }
+        }
+        body.kept.store(true, Ordering::Relaxed);
+        body
+    }
+}
+
 /// Which keys may have an entry in the cache: a count of entries per slot,
 /// the slot picked by bits of the key (a hash) that the doorkeeper does not
 /// use. moka's weigher counts every entry in as moka takes it (before it is
@@ -1022,6 +1170,7 @@ impl Doorkeeper {
 /// `load_missing` is.
 fn reload_once<'a, F>(
     entries: &'a Entries,
+    keeper: Option<&'a Keeper>,
     key: u128,
     load: F,
     failed: &'a mut Option<ApiError>,
@@ -1040,10 +1189,7 @@ where
                     return Op::Nop;
                 }
                 match load.await {
-                    Ok(body) => {
-                        body.kept.store(true, Ordering::Relaxed);
-                        Op::Put(body)
-                    }
+                    Ok(body) => Op::Put(Keeper::copy(keeper, body).await),
                     Err(ApiError::Unavailable) => {
                         *failed = Some(ApiError::Unavailable);
                         Op::Nop
@@ -1183,6 +1329,29 @@ mod tests {
             })
             .await
             .unwrap();
+    }
+
+    #[rocket::async_test]
+    async fn an_answer_let_in_is_kept_as_the_keepers_copy() {
+        let cache = small_cache();
+        let loads = AtomicUsize::new(0);
+        let load = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(JsonBody(b"[1,2]".to_vec()))
+        };
+        let answered = cache.get_or_load(7, OneLoad::Here, load).await.unwrap();
+        // Kept by the time the answer is given, as a copy of its own.
+        let kept = cache.entries.as_ref().unwrap().get(&7).await.unwrap();
+        assert!(!Arc::ptr_eq(&answered.body, &kept));
+        assert_eq!(&*kept.body, b"[1,2]");
+        assert_eq!(kept.etag, answered.body.etag);
+        assert_eq!(kept.fresh_until, answered.body.fresh_until);
+        assert!(kept.kept.load(Ordering::Relaxed));
+        assert!(!answered.body.kept.load(Ordering::Relaxed));
+        // The next request is answered from the copy, not loaded again.
+        let again = cache.get_or_load(7, OneLoad::Here, load).await.unwrap();
+        assert!(Arc::ptr_eq(&again.body, &kept));
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
     #[rocket::async_test]
