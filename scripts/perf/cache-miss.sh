@@ -18,7 +18,9 @@
 # The ids measured are every product's, each once in a random order (oha
 # picks from the list at random): against the 200,000-id lists of
 # scripts/lib/load.sh a full cache still answered a tenth of the requests.
-# The share of hits during the rounds is printed.
+# The share of hits during the rounds is printed, and beside the RPS, each
+# server's CPU time per request: what the cache adds to a miss, without the
+# share of the cores the load generator and PostgreSQL leave each side.
 #
 #   scripts/perf/cache-miss.sh        ROUNDS=12 DURATION=3s CONNECTIONS=32 to change
 set -euo pipefail
@@ -66,12 +68,21 @@ cache_counts() {
 }
 read -r hits_before misses_before < <(cache_counts)
 
-declare -A RPS LIST
-# measure SIDE ENDPOINT ROUND
+# ticks SIDE: CPU ticks (user + system) the side's server has used so far.
+ticks() {
+  local pid=$SERVER_PID
+  [ "$1" = on ] || pid=$BESIDE_PID
+  awk '{print $14 + $15}' "/proc/$pid/stat"
+}
+
+declare -A RPS CPU LIST
+# measure SIDE ENDPOINT ROUND: RPS, and the server's CPU time per request.
 measure() {
-  local out="$LOGDIR/$1-$2-$3.json"
+  local out="$LOGDIR/$1-$2-$3.json" before
+  before=$(ticks "$1")
   oha_json "$out" -c "$CONNECTIONS" -z "$DURATION" --urls-from-file "${LIST[$1-$2]}"
   RPS[$1-$2-$3]=$(oha_summary "$out" | cut -d' ' -f1)
+  CPU[$1-$2-$3]="($(ticks "$1") - $before) / ${RPS[$1-$2-$3]}"
 }
 
 for e in $ENDPOINTS; do
@@ -90,11 +101,16 @@ done
 
 read -r hits_after misses_after < <(cache_counts)
 
-# ratio A B: median and range over the rounds of RPS[A-r] / RPS[B-r].
+# ratio A B [CPU]: median and range over the rounds of RPS[A-r] / RPS[B-r]
+# (with CPU, of the servers' CPU time per request instead).
 ratio() {
   local values=()
   for round in $(seq "$ROUNDS"); do
-    values+=("${RPS[$1-$round]} / ${RPS[$2-$round]}")
+    if [ "${3:-}" = cpu ]; then
+      values+=("(${CPU[$1-$round]}) / (${CPU[$2-$round]})")
+    else
+      values+=("${RPS[$1-$round]} / ${RPS[$2-$round]}")
+    fi
   done
   python3 - "${values[@]}" <<'PY'
 import statistics, sys
@@ -111,6 +127,10 @@ for e in $ENDPOINTS; do
 done
 printf '%-46s %s\n' "uncached /related / /products/:id (>= 1.5)" "$(ratio off-related off-product)"
 echo "(/related does not use the cache: its on / off ratio is the method's resolution)"
+echo "The server's CPU time per request, cache on / cache off (PostgreSQL's is the same on both):"
+for e in $ENDPOINTS; do
+  printf '%-46s %s\n' "/$e" "$(ratio "on-$e" "off-$e" cpu)"
+done
 python3 -c "h, m = $hits_after - $hits_before, $misses_after - $misses_before
 print(f'cache on, during the rounds: {h} hits, {m} misses ({100 * h / max(h + m, 1):.1f}% hits)')"
 echo "server peak RSS: $(server_peak_rss_mb) MB with the cache on, $(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$BESIDE_PID/status") MB off"
