@@ -8,11 +8,8 @@
 //! address of its route (a short scan), never by hashing label strings.
 //! Values that only matter when scraped (the cache's size, the queue depth,
 //! connections in use) are read at the scrape, not kept up per request.
-//! The cache's hits and misses, counted on nearly every request by both
-//! workers, are [`StripedCounter`]s: a slot per thread, summed at the scrape.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use prometheus::{
     GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -87,8 +84,8 @@ pub struct RouteMetrics {
 /// What the response cache counts (each field's help text says what).
 #[derive(Clone)]
 pub struct CacheMetrics {
-    pub hits: StripedCounter,
-    pub misses: StripedCounter,
+    pub hits: IntCounter,
+    pub misses: IntCounter,
     pub stale_hits: IntCounter,
     pub evictions: IntCounterVec,
     pub compressions: IntCounterVec,
@@ -213,16 +210,16 @@ impl CacheMetrics {
     /// The response cache's families, registered in `r`.
     fn new(r: &Registry) -> Self {
         CacheMetrics {
-            hits: StripedCounter::new(counter(
+            hits: counter(
                 r,
                 "atelier_cache_hits_total",
                 "Answers served fresh from the response cache.",
-            )),
-            misses: StripedCounter::new(counter(
+            ),
+            misses: counter(
                 r,
                 "atelier_cache_misses_total",
                 "Answers the response cache did not hold fresh, loaded from the database.",
-            )),
+            ),
             stale_hits: counter(
                 r,
                 "atelier_cache_stale_hits_total",
@@ -391,79 +388,17 @@ impl Metrics {
     /// The registry's families in the Prometheus text format, the gauges
     /// read for it first.
     pub fn render(&self) -> String {
-        // One scrape at a time past this lock: the striped counters are
-        // brought up to their sums under it, so two cannot both add the
-        // same difference.
-        let scrapers = self.scrapers.lock().unwrap_or_else(PoisonError::into_inner);
-        self.cache.hits.publish();
-        self.cache.misses.publish();
-        for scraper in scrapers.iter() {
+        for scraper in self
+            .scrapers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             scraper(self);
         }
-        drop(scrapers);
         TextEncoder::new()
             .encode_to_string(&self.registry.gather())
             .unwrap_or_else(|e| format!("# encoding the metrics failed: {e}\n"))
-    }
-}
-
-/// A counter that every thread adds to in a slot of its own, a cache line
-/// each, so that two workers counting at once never write the same line
-/// (a shared counter's line goes from core to core on every request); the
-/// registered counter is brought up to the slots' sum at the scrape.
-#[derive(Clone)]
-pub struct StripedCounter {
-    slots: Arc<[Slot]>,
-    registered: IntCounter,
-}
-
-/// One thread's part of a [`StripedCounter`], alone on its cache line (two
-/// lines: adjacent lines are fetched together).
-#[repr(align(128))]
-#[derive(Default)]
-struct Slot(AtomicU64);
-
-/// Slots per counter: threads beyond this many share them, and are only
-/// slower for it.
-const SLOTS: usize = 16;
-
-impl StripedCounter {
-    fn new(registered: IntCounter) -> Self {
-        StripedCounter {
-            slots: (0..SLOTS).map(|_| Slot::default()).collect(),
-            registered,
-        }
-    }
-
-    /// Counts one.
-    pub fn inc(&self) {
-        thread_local! {
-            static SLOT: usize = {
-                static NEXT: AtomicUsize = AtomicUsize::new(0);
-                NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS
-            };
-        }
-        let slot = SLOT.try_with(|slot| *slot).unwrap_or(0);
-        if let Some(slot) = self.slots.get(slot) {
-            slot.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The count so far.
-    pub fn get(&self) -> u64 {
-        self.slots
-            .iter()
-            .map(|slot| slot.0.load(Ordering::Relaxed))
-            .sum()
-    }
-
-    /// Brings the registered counter up to the count (once a scrape: see
-    /// [`Metrics::render`]).
-    fn publish(&self) {
-        let (count, published) = (self.get(), self.registered.get());
-        if count > published {
-            self.registered.inc_by(count - published);
-        }
     }
 }
 
@@ -568,30 +503,5 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("atelier_import_running_seconds 0"), "{text}");
-    }
-
-    #[test]
-    fn a_striped_counter_counts_every_thread_once_however_often_scraped() {
-        let metrics = Metrics::new();
-        std::thread::scope(|scope| {
-            for _ in 0..(SLOTS + 4) {
-                scope.spawn(|| {
-                    for _ in 0..1000 {
-                        metrics.cache.misses.inc();
-                    }
-                });
-            }
-        });
-        let counted = (SLOTS as u64 + 4) * 1000;
-        assert_eq!(metrics.cache.misses.get(), counted);
-        for _ in 0..2 {
-            let text = metrics.render();
-            let line = format!("atelier_cache_misses_total {counted}\n");
-            assert!(text.contains(&line), "{text}");
-        }
-        metrics.cache.misses.inc();
-        let text = metrics.render();
-        let line = format!("atelier_cache_misses_total {}\n", counted + 1);
-        assert!(text.contains(&line), "{text}");
     }
 }
