@@ -467,9 +467,8 @@ pub struct ResponseCache {
     nginx_expires: bool,
     /// Entries dropped so far, counted before each drop: a load that saw it
     /// change may have read the rows from before the change that dropped
-    /// its entry, and drops what it stored (see `get_or_load`). Shared
-    /// with the [`Keeper`], which makes the same check.
-    drops: Arc<AtomicU64>,
+    /// its entry, and drops what it stored (see `get_or_load`).
+    drops: AtomicU64,
     /// The keys being loaded now, with the requests waiting for each load.
     loading: Loading,
     /// The byte budget, and which new answers are worth a place in it once
@@ -532,10 +531,9 @@ impl ResponseCache {
         } else {
             "no-cache".to_string()
         };
-        let drops = Arc::new(AtomicU64::new(0));
         let keeper = entries
             .as_ref()
-            .and_then(|entries| Keeper::start(entries.clone(), Arc::clone(&drops)));
+            .and_then(|entries| Keeper::start(entries.clone()));
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         ResponseCache {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -549,7 +547,7 @@ impl ResponseCache {
             // process rather than formatted per response.
             cache_control: Box::leak(cache_control.into_boxed_str()),
             nginx_expires: settings.nginx_expires && settings.cache_enabled,
-            drops,
+            drops: AtomicU64::new(0),
             keeper,
             loading: Loading::default(),
             max_bytes,
@@ -698,25 +696,24 @@ impl ResponseCache {
         let loaded = load.await;
         if let Ok(body) = &loaded {
             if self.drops.load(Ordering::Acquire) == drops && self.admit(key, body) {
-                match self.keeper.as_ref().and_then(|k| k.keep(key, body, drops)) {
-                    // Kept (or the keeper gone) by the time the answer is
-                    // sent: the next request for it finds it.
-                    Some(kept) => {
-                        let _ = kept.await;
+                // Boxed: moka's insertion is a large future, which every
+                // request's future (hits included) would otherwise carry,
+                // for the few answers let in.
+                Box::pin(async move {
+                    match self.keeper.as_ref().and_then(|k| k.keep(key, body)) {
+                        // Kept (or the keeper gone) by the time the answer
+                        // is sent: the next request for it finds it.
+                        Some(kept) => {
+                            let _ = kept.await;
+                        }
+                        None => {
+                            body.kept.store(true, Ordering::Relaxed);
+                            entries.insert(key, Arc::clone(body)).await;
+                        }
                     }
-                    None => {
-                        body.kept.store(true, Ordering::Relaxed);
-                        let body = Arc::clone(body);
-                        // Boxed: moka's insertion is a large future, which
-                        // every request's future (hits included) would
-                        // otherwise carry, for the few answers let in.
-                        Box::pin(async move {
-                            entries.insert(key, body).await;
-                            self.keep_unless_dropped(entries, key, drops).await;
-                        })
-                        .await;
-                    }
-                }
+                    self.keep_unless_dropped(entries, key, drops).await;
+                })
+                .await;
             }
         }
         loaded
@@ -954,12 +951,11 @@ struct Keeper {
 
 /// What the keeper is asked to do.
 enum KeeperJob {
-    /// Keep a copy of `body` under `key`, loaded when `drops` entries had
-    /// been dropped; `kept` is told once it is in.
+    /// Keep a copy of `body` under `key`; `kept` is told once it is in
+    /// (the request then makes the drop check, as for one it kept itself).
     Keep {
         key: u128,
         body: Arc<CachedBody>,
-        drops: u64,
         kept: oneshot::Sender<()>,
     },
     /// Make a copy of `body` for a request to put in the cache itself (a
@@ -975,9 +971,9 @@ enum KeeperJob {
 const KEEPER_QUEUE: usize = 256;
 
 impl Keeper {
-    /// Starts the keeper of `entries`, whose drops `drops` counts; `None`
-    /// if its thread cannot be started. The thread ends with the cache.
-    fn start(entries: Entries, drops: Arc<AtomicU64>) -> Option<Keeper> {
+    /// Starts the keeper of `entries`; `None` if its thread cannot be
+    /// started. The thread ends with the cache.
+    fn start(entries: Entries) -> Option<Keeper> {
         let (jobs, mut queue) = mpsc::channel::<KeeperJob>(KEEPER_QUEUE);
         let runtime = rocket::tokio::runtime::Builder::new_current_thread()
             .build()
@@ -988,17 +984,8 @@ impl Keeper {
                 runtime.block_on(async move {
                     while let Some(job) = queue.recv().await {
                         match job {
-                            KeeperJob::Keep {
-                                key,
-                                body,
-                                drops: loaded_at,
-                                kept,
-                            } => {
+                            KeeperJob::Keep { key, body, kept } => {
                                 entries.insert(key, Arc::new(body.kept_copy())).await;
-                                // As `ResponseCache::keep_unless_dropped`.
-                                if drops.load(Ordering::Acquire) != loaded_at {
-                                    entries.invalidate(&key).await;
-                                }
                                 let _ = kept.send(());
                             }
                             KeeperJob::Copy { body, copied } => {
@@ -1018,16 +1005,11 @@ impl Keeper {
     /// Hands `body` to the keeper to keep under `key`; `None` when it
     /// cannot take it (its queue full, or its thread gone): the caller
     /// keeps it itself.
-    fn keep(&self, key: u128, body: &Arc<CachedBody>, drops: u64) -> Option<oneshot::Receiver<()>> {
+    fn keep(&self, key: u128, body: &Arc<CachedBody>) -> Option<oneshot::Receiver<()>> {
         let (kept, done) = oneshot::channel();
         let body = Arc::clone(body);
         self.jobs
-            .try_send(KeeperJob::Keep {
-                key,
-                body,
-                drops,
-                kept,
-            })
+            .try_send(KeeperJob::Keep { key, body, kept })
             .ok()?;
         Some(done)
     }
@@ -1060,8 +1042,8 @@ impl Keeper {
 /// replaced), so a key with a slot that counts none has no entry. A lookup
 /// for such a key is a miss without asking moka, whose `get` walks cold
 /// lines of its table and records each miss for its eviction policy: with
-/// eight slots an entry, a full cache sends about one miss in a hundred
-/// there (one in ten with one slot a key), and most misses read one slot.
+/// eight slots an entry and two a key, few misses of a full cache get
+/// there (one slot a key sent several times as many), and most read one.
 /// A count too high would only send a key's misses to moka again; too
 /// low, a hit would become a miss, so the count is taken in moka's own
 /// hooks, which every insertion and removal passes through.
